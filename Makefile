@@ -1,0 +1,31 @@
+# One venv for everything; every target installs what it needs from scratch.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+export ROS_AUTOMATIC_DISCOVERY_RANGE ?= LOCALHOST
+
+.PHONY: venv test lint demo soak clean
+
+$(STAMP): requirements.txt requirements-dev.txt setup.py
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q torch==2.13.0
+	$(PY) -m pip install -q -r requirements-dev.txt
+	$(PY) -m pip install -q --no-deps -e .
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+lint: $(STAMP)
+	$(PY) -m ruff check waste_sorting test launch setup.py
+
+test: $(STAMP)
+	$(PY) -m ruff check waste_sorting test launch setup.py
+	$(PY) -m pytest -q test
+
+demo: $(STAMP)
+	$(PY) -m waste_sorting.cli run --sim --duration 60 --belt-speed 2.0
+
+clean:
+	rm -rf $(VENV) build install log .pytest_cache

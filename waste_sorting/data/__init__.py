@@ -1,0 +1,1 @@
+"""Labelled image folders: discovery, the fixed train/holdout split, fingerprints."""

@@ -1,0 +1,1 @@
+"""Inference: shared preprocessing, model metadata, and backends (ONNX Runtime, TensorRT)."""

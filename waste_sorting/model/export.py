@@ -1,0 +1,93 @@
+"""ONNX export of a trained checkpoint, with FP16 weight storage and a sidecar JSON.
+
+The exported graph takes ``input`` (N x 3 x S x S float32, normalised RGB) and
+returns ``logits`` (N x C). Batch is dynamic. Weights are stored as FP16 and
+cast to FP32 once when the session loads them (ONNX Runtime folds the casts),
+which halves the file while CPU arithmetic stays FP32.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import onnx
+import torch
+from onnx import helper, numpy_helper
+
+from waste_sorting.inference.metadata import ModelMetadata, sidecar_path
+from waste_sorting.model.train import load_checkpoint, network_from_checkpoint
+
+OPSET = 17
+INPUT_NAME, OUTPUT_NAME = "input", "logits"
+
+
+def store_weights_fp16(model: onnx.ModelProto, min_elements: int = 256) -> onnx.ModelProto:
+    """Replace large FP32 initializers by FP16 ones plus a Cast back to FP32."""
+    graph = model.graph
+    casts = []
+    for init in list(graph.initializer):
+        if init.data_type != onnx.TensorProto.FLOAT or int(np.prod(init.dims)) < min_elements:
+            continue
+        arr = numpy_helper.to_array(init)
+        if np.abs(arr).max(initial=0.0) > 6.0e4:  # would overflow FP16: keep FP32
+            continue
+        half = numpy_helper.from_array(arr.astype(np.float16), init.name + "_fp16")
+        graph.initializer.remove(init)
+        graph.initializer.append(half)
+        casts.append(helper.make_node("Cast", [half.name], [init.name], to=onnx.TensorProto.FLOAT,
+                                      name=f"cast_{init.name}"))
+    for node in reversed(casts):
+        graph.node.insert(0, node)
+    return model
+
+
+def export_checkpoint(ckpt_path: Path, onnx_path: Path, holdout_top1: float | None = None,
+                      fp16_weights: bool = True) -> Path:
+    """Export ``ckpt_path`` to ``onnx_path`` and write its sidecar; returns the ONNX path."""
+    ckpt = load_checkpoint(ckpt_path)
+    net = network_from_checkpoint(ckpt)
+    size = int(ckpt["size"])
+    dummy = torch.randn(2, 3, size, size)
+    with tempfile.TemporaryDirectory() as tmp:
+        raw = Path(tmp) / "raw.onnx"
+        torch.onnx.export(net, (dummy,), str(raw), dynamo=False, opset_version=OPSET,
+                          input_names=[INPUT_NAME], output_names=[OUTPUT_NAME],
+                          dynamic_axes={INPUT_NAME: {0: "batch"}, OUTPUT_NAME: {0: "batch"}})
+        model = onnx.load(str(raw))
+    if fp16_weights:
+        model = store_weights_fp16(model)
+    history = ckpt.get("history", [])
+    top1 = holdout_top1 if holdout_top1 is not None else (history[-1]["holdout_acc"] if history else None)
+    meta = ModelMetadata(
+        classes=list(ckpt["classes"]), input_size=size, mean=list(ckpt["mean"]), std=list(ckpt["std"]),
+        architecture=ckpt["arch"], input_name=INPUT_NAME, output_name=OUTPUT_NAME,
+        weights="fp16" if fp16_weights else "fp32",
+        training={**ckpt.get("data", {}), "epochs": ckpt.get("epoch"),
+                  "teacher": ckpt.get("args", {}).get("teacher")},
+        accuracy={"holdout_top1": top1, "split": "stratified holdout, never trained on"},
+    )
+    for key, value in meta.onnx_properties().items():
+        prop = model.metadata_props.add()
+        prop.key, prop.value = key, value
+    onnx.checker.check_model(model)
+    onnx_path.parent.mkdir(parents=True, exist_ok=True)
+    onnx.save(model, str(onnx_path))
+    meta.write(sidecar_path(onnx_path), onnx_path)
+    return onnx_path
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("checkpoint", type=Path, help="checkpoint.pt from `waste-sorting train`")
+    p.add_argument("--out", type=Path, required=True, help="output .onnx (sidecar .json beside it)")
+    p.add_argument("--fp32-weights", action="store_true", help="store FP32 weights (twice the size)")
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    path = export_checkpoint(args.checkpoint, args.out, fp16_weights=not args.fp32_weights)
+    print(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB) and {sidecar_path(path)}")
+    return json.loads(sidecar_path(path).read_text())

@@ -1,0 +1,261 @@
+"""`waste-sorting train`: train (or distil) a classifier on a labelled image folder.
+
+Checkpoints every epoch to ``OUT/checkpoint.pt`` and resumes from it, so an
+interrupted run continues where it stopped. The reported accuracy is measured
+on the fixed holdout split, which is never trained on and never used to pick
+an epoch: the last epoch is the model.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import time
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from waste_sorting.data.folders import (
+    DEFAULT_HOLDOUT_FRACTION,
+    DEFAULT_SPLIT_SEED,
+    discover_classes,
+    fingerprint,
+    list_images,
+    split_images,
+)
+from waste_sorting.inference.preprocess import IMAGENET_MEAN, IMAGENET_STD
+from waste_sorting.model.augment import AugmentConfig
+from waste_sorting.model.dataset import AugmentedViews, preload
+from waste_sorting.model.metrics import classification_report, save_confusion_png, save_curves_png
+from waste_sorting.model.registry import TEACHER_ARCHS, build_network
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--data", type=Path, required=True, help="folder with one sub-folder per class")
+    p.add_argument("--out", type=Path, required=True, help="run folder: checkpoint, report, model.onnx")
+    p.add_argument("--arch", default="attention-resnet", choices=("attention-resnet", *TEACHER_ARCHS))
+    p.add_argument("--depth", type=int, default=18, choices=(10, 18, 34))
+    p.add_argument("--attention", default="cbam", choices=("cbam", "se", "none"))
+    p.add_argument("--width", type=int, default=64)
+    p.add_argument("--size", type=int, default=160, help="input size in pixels (square)")
+    p.add_argument("--epochs", type=int, default=60)
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--optimizer", default="adamw", choices=("adamw", "sgd"))
+    p.add_argument("--lr", type=float, default=2e-3)
+    p.add_argument("--weight-decay", type=float, default=0.05)
+    p.add_argument("--warmup-epochs", type=float, default=2.0)
+    p.add_argument("--label-smoothing", type=float, default=0.1)
+    p.add_argument("--mixup", type=float, default=0.0, help="mixup Beta(a, a); 0 disables")
+    p.add_argument("--belt-p", type=float, default=0.5, help="share of views composited on belt")
+    p.add_argument("--teacher", type=Path, help="teacher checkpoint.pt for distillation")
+    p.add_argument("--kd-alpha", type=float, default=0.2, help="weight of the hard-label loss")
+    p.add_argument("--kd-temperature", type=float, default=2.0)
+    p.add_argument("--teacher-size", type=int, default=224)
+    p.add_argument("--holdout", type=float, default=DEFAULT_HOLDOUT_FRACTION)
+    p.add_argument("--split-seed", type=int, default=DEFAULT_SPLIT_SEED)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--limit-per-class", type=int, default=0, help="use at most N images per class (tests)")
+    p.add_argument("--threads", type=int, default=0, help="torch threads (0: all cores)")
+    p.add_argument("--no-export", action="store_true", help="skip ONNX export at the end")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def _arch_dict(args: argparse.Namespace, num_classes: int) -> dict[str, Any]:
+    if args.arch == "attention-resnet":
+        return {"name": "attention-resnet", "depth": args.depth, "attention": args.attention,
+                "num_classes": num_classes, "width": args.width, "dropout": 0.2}
+    return {"name": args.arch, "num_classes": num_classes}
+
+
+def _limit(items: list, per_class: int) -> list:
+    if per_class <= 0:
+        return items
+    counts: dict[int, int] = {}
+    out = []
+    for it in items:
+        if counts.get(it.label, 0) < per_class:
+            out.append(it)
+            counts[it.label] = counts.get(it.label, 0) + 1
+    return out
+
+
+def load_checkpoint(path: Path) -> dict[str, Any]:
+    return torch.load(path, map_location="cpu", weights_only=False)
+
+
+def network_from_checkpoint(ckpt: dict[str, Any]) -> nn.Module:
+    net = build_network(ckpt["arch"], pretrained=False)
+    net.load_state_dict(ckpt["model"])
+    return net.eval()
+
+
+@torch.no_grad()
+def predict(net: nn.Module, loader: torch.utils.data.DataLoader) -> tuple[np.ndarray, np.ndarray]:
+    net.eval()
+    probs, labels = [], []
+    for x, y in loader:
+        probs.append(torch.softmax(net(x.contiguous(memory_format=torch.channels_last)), 1).numpy())
+        labels.append(y.numpy())
+    return np.concatenate(probs), np.concatenate(labels)
+
+
+def _lr_factor(step: int, total: int, warmup: int) -> float:
+    if step < warmup:
+        return (step + 1) / warmup
+    progress = (step - warmup) / max(1, total - warmup)
+    return 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    torch.manual_seed(args.seed)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    out: Path = args.out
+    out.mkdir(parents=True, exist_ok=True)
+    classes = discover_classes(args.data)
+    items = list_images(args.data, classes)
+    train_items, hold_items = split_images(items, args.holdout, args.split_seed)
+    train_items, hold_items = _limit(train_items, args.limit_per_class), _limit(hold_items, args.limit_per_class)
+    print(f"data: {args.data} ({len(items)} images, {len(classes)} classes: {', '.join(classes)}); "
+          f"train {len(train_items)}, holdout {len(hold_items)} (seed {args.split_seed})", flush=True)
+    train_data, hold_data = preload(train_items), preload(hold_items)
+
+    arch = _arch_dict(args, len(classes))
+    net = build_network(arch, pretrained=args.arch in TEACHER_ARCHS).to(memory_format=torch.channels_last)
+    teacher: nn.Module | None = None
+    if args.teacher:
+        teacher = network_from_checkpoint(load_checkpoint(args.teacher)).to(memory_format=torch.channels_last)
+        for prm in teacher.parameters():
+            prm.requires_grad_(False)
+    view_size = max(args.size, args.teacher_size) if teacher is not None else args.size
+    mean, std = IMAGENET_MEAN, IMAGENET_STD
+    train_set = AugmentedViews(train_data, view_size, AugmentConfig(belt_p=args.belt_p), args.seed, mean, std)
+    hold_set = AugmentedViews(hold_data, args.size, None, 0, mean, std)
+    train_loader = torch.utils.data.DataLoader(train_set, batch_size=args.batch_size, shuffle=True,
+                                               drop_last=len(train_set) > args.batch_size)
+    hold_loader = torch.utils.data.DataLoader(hold_set, batch_size=64)
+
+    counts = np.bincount(train_data.labels, minlength=len(classes)).astype(np.float64)
+    class_weights = torch.tensor((counts.sum() / np.maximum(counts, 1)) ** 0.5, dtype=torch.float32)
+    class_weights /= class_weights.mean()
+    decay = [p for n, p in net.named_parameters() if p.ndim > 1]
+    no_decay = [p for n, p in net.named_parameters() if p.ndim <= 1]
+    groups = [{"params": decay, "weight_decay": args.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+    opt: torch.optim.Optimizer = (
+        torch.optim.AdamW(groups, lr=args.lr) if args.optimizer == "adamw"
+        else torch.optim.SGD(groups, lr=args.lr, momentum=0.9, nesterov=True)
+    )
+    steps_per_epoch = len(train_loader)
+    total = steps_per_epoch * args.epochs
+    warmup = int(args.warmup_epochs * steps_per_epoch)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: _lr_factor(s, total, warmup))
+
+    ckpt_path = out / "checkpoint.pt"
+    start_epoch, history = 0, []
+    if ckpt_path.exists():
+        ckpt = load_checkpoint(ckpt_path)
+        if ckpt["arch"] != arch:
+            raise SystemExit(f"{ckpt_path} holds a different architecture ({ckpt['arch']}); use another --out")
+        net.load_state_dict(ckpt["model"])
+        opt.load_state_dict(ckpt["optimizer"])
+        sched.load_state_dict(ckpt["scheduler"])
+        start_epoch, history = ckpt["epoch"], ckpt["history"]
+        print(f"resuming from {ckpt_path} after epoch {start_epoch}", flush=True)
+
+    rng = np.random.default_rng(args.seed + 1000 * start_epoch)
+    for epoch in range(start_epoch, args.epochs):
+        train_set.epoch = epoch
+        net.train()
+        t0, seen, loss_sum, correct = time.time(), 0, 0.0, 0
+        bar = None
+        if not args.quiet:
+            from tqdm import tqdm
+            bar = tqdm(total=steps_per_epoch, desc=f"epoch {epoch + 1}/{args.epochs}", leave=False)
+        for x, y in train_loader:
+            x = x.contiguous(memory_format=torch.channels_last)
+            targets = F.one_hot(y, len(classes)).float()
+            if args.mixup > 0:
+                lam = float(rng.beta(args.mixup, args.mixup))
+                perm = torch.randperm(x.shape[0])
+                x = lam * x + (1 - lam) * x[perm]
+                targets = lam * targets + (1 - lam) * targets[perm]
+            xs = x if view_size == args.size else F.interpolate(
+                x, size=(args.size, args.size), mode="bilinear", antialias=True, align_corners=False)
+            logits = net(xs)
+            smooth = targets * (1 - args.label_smoothing) + args.label_smoothing / len(classes)
+            hard = -(smooth * F.log_softmax(logits, 1) * class_weights).sum(1).mean()
+            loss = hard
+            if teacher is not None:
+                with torch.no_grad():
+                    t_in = x if view_size == args.teacher_size else F.interpolate(
+                        x, size=(args.teacher_size,) * 2, mode="bilinear", antialias=True, align_corners=False)
+                    t_logits = teacher(t_in)
+                temp = args.kd_temperature
+                kd = F.kl_div(F.log_softmax(logits / temp, 1), F.log_softmax(t_logits / temp, 1),
+                              reduction="batchmean", log_target=True) * temp * temp
+                loss = args.kd_alpha * hard + (1 - args.kd_alpha) * kd
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            sched.step()
+            seen += y.shape[0]
+            loss_sum += float(loss.detach()) * y.shape[0]
+            correct += int((logits.argmax(1) == targets.argmax(1)).sum())
+            if bar is not None:
+                bar.set_postfix(loss=f"{loss_sum / seen:.3f}", acc=f"{correct / seen:.3f}")
+                bar.update()
+        if bar is not None:
+            bar.close()
+        probs, labels = predict(net, hold_loader)
+        hold_acc = float((probs.argmax(1) == labels).mean())
+        history.append({"epoch": epoch + 1, "train_loss": loss_sum / seen, "train_acc": correct / seen,
+                        "holdout_acc": hold_acc, "seconds": time.time() - t0,
+                        "lr": opt.param_groups[0]["lr"]})
+        print(f"epoch {epoch + 1}/{args.epochs} loss {loss_sum / seen:.4f} train_acc {correct / seen:.3f} "
+              f"holdout_acc {hold_acc:.3f} ({time.time() - t0:.0f} s)", flush=True)
+        ckpt = {"arch": arch, "model": net.state_dict(), "optimizer": opt.state_dict(),
+                "scheduler": sched.state_dict(), "epoch": epoch + 1, "history": history,
+                "classes": classes, "size": args.size, "mean": mean, "std": std,
+                "args": {k: str(v) for k, v in vars(args).items()},
+                "data": {"root": str(args.data), "fingerprint": fingerprint(train_items),
+                         "split_seed": args.split_seed, "holdout_fraction": args.holdout,
+                         "train_images": len(train_items), "holdout_images": len(hold_items)}}
+        tmp = ckpt_path.with_suffix(".tmp")
+        torch.save(ckpt, tmp)
+        tmp.replace(ckpt_path)
+
+    probs, labels = predict(net, hold_loader)
+    report = classification_report(labels, probs.argmax(1), classes)
+    report["history"] = history
+    report["arch"] = arch
+    (out / "report.json").write_text(json.dumps(report, indent=2))
+    save_confusion_png(np.array(report["confusion"]), classes, out / "confusion.png")
+    save_curves_png(history, out / "curves.png")
+    print(f"holdout top-1 {report['top1']:.4f} on {len(labels)} images never trained on")
+    for name in classes:
+        c = report["per_class"][name]
+        print(f"  {name:10s} precision {c['precision']:.3f} recall {c['recall']:.3f} f1 {c['f1']:.3f}")
+    if args.arch == "attention-resnet" and not args.no_export:
+        from waste_sorting.model.export import export_checkpoint
+        onnx_path = export_checkpoint(ckpt_path, out / "model.onnx", holdout_top1=report["top1"])
+        print(f"exported {onnx_path}")
+    return report
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="waste-sorting train", description=__doc__)
+    add_arguments(p)
+    run(p.parse_args(argv))
+    return 0
+
+
+_ = asdict  # re-exported for callers that build ArchConfig dicts
+
+if __name__ == "__main__":
+    raise SystemExit(main())

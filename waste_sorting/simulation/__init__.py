@@ -1,0 +1,1 @@
+"""Belt simulation: item cut-outs, belt texture, rendered frames and ground truth."""
