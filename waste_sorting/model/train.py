@@ -57,6 +57,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--kd-alpha", type=float, default=0.2, help="weight of the hard-label loss")
     p.add_argument("--kd-temperature", type=float, default=2.0)
     p.add_argument("--teacher-size", type=int, default=224)
+    p.add_argument("--teacher-tta", action="store_true", help="average teacher logits over a mirror view")
     p.add_argument("--holdout", type=float, default=DEFAULT_HOLDOUT_FRACTION)
     p.add_argument("--split-seed", type=int, default=DEFAULT_SPLIT_SEED)
     p.add_argument("--seed", type=int, default=0)
@@ -196,6 +197,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                     t_in = x if view_size == args.teacher_size else F.interpolate(
                         x, size=(args.teacher_size,) * 2, mode="bilinear", antialias=True, align_corners=False)
                     t_logits = teacher(t_in)
+                    if args.teacher_tta:
+                        t_logits = (t_logits + teacher(t_in.flip(3))) / 2
                 temp = args.kd_temperature
                 kd = F.kl_div(F.log_softmax(logits / temp, 1), F.log_softmax(t_logits / temp, 1),
                               reduction="batchmean", log_target=True) * temp * temp

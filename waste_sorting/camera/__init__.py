@@ -1,0 +1,1 @@
+"""Frame sources for the camera driver: simulated belt, video file, image folder, device."""

@@ -1,0 +1,123 @@
+"""`waste-sorting`: one entry point, one sub-command per task (`waste-sorting SUB --help`)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable
+from typing import Any
+
+
+def _run_cell(args: argparse.Namespace) -> int:
+    from waste_sorting import runner
+
+    runner.run(args)
+    return 0
+
+
+def _train(args: argparse.Namespace) -> int:
+    from waste_sorting.model import train
+
+    train.run(args)
+    return 0
+
+
+def _export(args: argparse.Namespace) -> int:
+    from waste_sorting.model import export
+
+    export.run(args)
+    return 0
+
+
+def _classify(args: argparse.Namespace) -> int:
+    from waste_sorting import classify
+
+    return classify.run(args)
+
+
+def _emulator(args: argparse.Namespace) -> int:
+    import time
+
+    from waste_sorting.protocol.emulator import ControllerEmulator
+
+    emu = ControllerEmulator(ejectors=args.ejectors, valves_per_ejector=args.valves, watchdog_s=args.watchdog)
+    port = emu.start()
+    print(f"controller emulator listening on {port}", flush=True)
+    if args.link:
+        import os
+
+        if os.path.lexists(args.link):
+            os.remove(args.link)
+        os.symlink(port, args.link)
+        print(f"linked {args.link} -> {port}", flush=True)
+    seen = 0
+    try:
+        while True:
+            time.sleep(0.2)
+            pulses = emu.pulses_snapshot()
+            for p in pulses[seen:]:
+                kind = f"valves {p.valve_first}-{p.valve_first + p.valve_count - 1}" if p.valve_count \
+                    else f"pick at ({p.x:.3f}, {p.y:.3f})"
+                print(f"{p.wall_time:.3f} item {p.item_id} ejector {p.ejector} {kind} {p.duration * 1e3:.0f} ms",
+                      flush=True)
+            seen = len(pulses)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        emu.close()
+    return 0
+
+
+def _lazy_args(module: str) -> Callable[[argparse.ArgumentParser], None]:
+    def add(p: argparse.ArgumentParser) -> None:
+        import importlib
+
+        importlib.import_module(module).add_arguments(p)
+
+    return add
+
+
+def _emulator_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--ejectors", type=int, default=8)
+    p.add_argument("--valves", type=int, default=32, help="valves per ejector bank")
+    p.add_argument("--watchdog", type=float, default=0.5, help="seconds without heartbeat before all valves close")
+    p.add_argument("--link", help="also create this symlink to the pty (e.g. /tmp/ttyWASTE)")
+
+
+COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None], Callable[[Any], int]]] = {
+    "run": ("run the whole cell in one process (simulated by default)", _lazy_args("waste_sorting.runner"),
+            _run_cell),
+    "train": ("train or distil the classifier on a labelled image folder", _lazy_args("waste_sorting.model.train"),
+              _train),
+    "export": ("export a training checkpoint to ONNX + sidecar JSON", _lazy_args("waste_sorting.model.export"),
+               _export),
+    "classify": ("classify image files or folders", _lazy_args("waste_sorting.classify"), _classify),
+    "controller-emulator": ("serve the valve-controller protocol on a pseudo-terminal", _emulator_args,
+                            _emulator),
+}
+
+
+def build_parser(argv: list[str]) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="waste-sorting", description=__doc__)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    wanted = argv[0] if argv and argv[0] in COMMANDS else None
+    for name, (help_text, add_args, func) in COMMANDS.items():
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        if wanted is None or name == wanted:  # import heavy modules only for the command used
+            add_args(p)
+        p.set_defaults(func=func)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser(argv)
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    return int(args.func(args) or 0)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

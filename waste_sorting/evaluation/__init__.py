@@ -1,0 +1,1 @@
+"""Scoring the cell against ground truth: bins, purity, recovery, timing."""

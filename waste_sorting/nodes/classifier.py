@@ -1,0 +1,133 @@
+"""classifier: camera/image_raw -> items/detected (belt metres, class, confidence)."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import cv2
+import numpy as np
+from rclpy.node import Node
+from rclpy.qos import QoSHistoryPolicy, QoSProfile, QoSReliabilityPolicy
+from sensor_msgs.msg import Image, PointCloud2
+
+from waste_sorting import paths
+from waste_sorting.inference.backend import BACKENDS
+from waste_sorting.inference.classifier import ImageClassifier
+from waste_sorting.params import CLASSES, Param
+from waste_sorting.ros import parameters
+from waste_sorting.ros.diagnostics import OK, WARN, Diagnostics
+from waste_sorting.ros.messages import bgr_to_image, image_to_bgr, items_to_cloud, to_sec
+from waste_sorting.vision.homography import Homography
+from waste_sorting.vision.item_detector import DetectorConfig, FrameResult, ItemDetector
+from waste_sorting.vision.segmentation import BeltSegmenter, SegmentationConfig
+
+PARAMS = (
+    Param("model", "", "ONNX model ('' = the shipped default model)", read_only=True),
+    Param("backend", "auto", "inference backend", choices=BACKENDS, read_only=True),
+    Param("threads", 0, "CPU inference threads (0 = automatic)", "", 0, 64, read_only=True),
+    CLASSES,
+    Param("homography", [0.0016, 0.0, 0.0, 0.0, -0.0016, 0.288, 0.0, 0.0, 1.0],
+          "pixel -> belt metres homography, row-major 3x3 (from calibration)"),
+    Param("threshold", 28.0, "colour distance from the belt that counts as an item", "0-255", 1.0, 255.0),
+    Param("min_area_px", 400, "smallest item silhouette", "px", 1, 10_000_000),
+    Param("downscale", 2, "segmentation works on a frame reduced by this factor", "", 1, 8),
+    Param("split_touching", True, "split touching items with a watershed"),
+    Param("classify_band", [0.15, 0.85], "classify items whose centre is within this fraction of the width",
+          "", 0.0, 1.0),
+    Param("publish_debug_image", False, "publish classifier/debug_image with boxes and labels"),
+)
+
+
+def _detector_parts(v: dict[str, Any]) -> tuple[Homography, SegmentationConfig, DetectorConfig]:
+    band = v["classify_band"]
+    if len(band) != 2 or band[0] >= band[1]:
+        raise ValueError("classify_band must be [low, high] with low < high")
+    return (
+        Homography(v["homography"]),
+        SegmentationConfig(threshold=v["threshold"], min_area_px=v["min_area_px"], downscale=v["downscale"],
+                           split_touching=v["split_touching"]),
+        DetectorConfig(classify_band=(band[0], band[1])),
+    )
+
+
+class Classifier(Node):
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__("classifier", **kwargs)
+        self.values = parameters.declare(self, PARAMS)
+        self.model = ImageClassifier(paths.resolve(self.values["model"], paths.default_model()),
+                                     self.values["backend"], self.values["threads"])
+        self.get_logger().info(f"backend {self.model.choice.name}: {self.model.choice.reason}")
+        if list(self.values["classes"]) != self.model.classes:
+            self.get_logger().warning(f"parameter classes {self.values['classes']} differ from the model's "
+                                      f"{self.model.classes}; using the model's")
+        homography, seg, det = _detector_parts(self.values)
+        self.detector = ItemDetector(BeltSegmenter(seg), homography, self.model, det)
+        parameters.watch(self, PARAMS, self.values, self._apply)
+        depth1 = QoSProfile(history=QoSHistoryPolicy.KEEP_LAST, depth=1,
+                            reliability=QoSReliabilityPolicy.BEST_EFFORT)
+        self.sub = self.create_subscription(Image, "camera/image_raw", self._on_image, depth1)
+        self.pub = self.create_publisher(PointCloud2, "items/detected", 10)
+        self.debug_pub = self.create_publisher(Image, "classifier/debug_image", 1)
+        self.diag = Diagnostics(self)
+        self.frames = self.rejected = self.items = 0
+        self.latencies: list[float] = []
+        self.last_stamp: float | None = None
+        self.frame_gaps = 0
+        self._last_diag = time.monotonic()
+
+    def _apply(self, v: dict[str, Any]) -> None:
+        homography, seg, det = _detector_parts(v)
+        self.detector.homography = homography
+        self.detector.segmenter.cfg = seg
+        self.detector.cfg = det
+
+    def _on_image(self, msg: Image) -> None:
+        t_start = time.perf_counter()
+        try:
+            frame = image_to_bgr(msg)
+        except ValueError as exc:
+            self.rejected += 1
+            self.get_logger().warning(f"rejected frame: {exc}", throttle_duration_sec=5.0)
+            return
+        stamp = to_sec(msg.header.stamp)
+        if self.last_stamp is not None and stamp <= self.last_stamp:
+            self.rejected += 1
+            self.get_logger().warning("rejected frame: stamp not newer than the last one",
+                                      throttle_duration_sec=5.0)
+            return
+        self.last_stamp = stamp
+        result = self.detector.process(frame, stamp)
+        self.pub.publish(items_to_cloud(result.records, msg.header.stamp))
+        self.frames += 1
+        self.items += len(result.records)
+        self.latencies.append(time.perf_counter() - t_start)
+        if len(self.latencies) > 1000:
+            del self.latencies[:500]
+        if self.values["publish_debug_image"]:
+            self.debug_pub.publish(bgr_to_image(self._annotate(frame, result), msg.header.stamp,
+                                                msg.header.frame_id))
+        if time.monotonic() - self._last_diag > 1.0:
+            self._last_diag = time.monotonic()
+            lat = np.array(self.latencies) * 1e3
+            self.diag.publish(OK if not self.rejected else WARN, "running",
+                              {"frames": self.frames, "rejected_frames": self.rejected, "items": self.items,
+                               "latency_p50_ms": float(np.percentile(lat, 50)) if lat.size else 0.0,
+                               "backend": self.model.choice.name})
+
+    def _annotate(self, frame: np.ndarray, result: FrameResult) -> np.ndarray:
+        out = frame.copy()
+        classes = self.model.classes
+        for b, r, done in zip(result.blobs, result.records, result.classified, strict=True):
+            colour = (0, 200, 0) if done else (0, 200, 255)
+            cv2.rectangle(out, (b.x0, b.y0), (b.x1, b.y1), colour, 2)
+            if done:
+                label = f"{classes[int(r['class_id'])]} {float(r['confidence']):.2f}"
+                cv2.putText(out, label, (b.x0, max(b.y0 - 4, 10)), cv2.FONT_HERSHEY_SIMPLEX, 0.5, colour, 1)
+        return out
+
+
+def main(args: list[str] | None = None) -> None:
+    from waste_sorting.ros.spin import spin_node
+
+    spin_node(Classifier, args)

@@ -1,0 +1,156 @@
+"""tracker: items/detected -> items/tracked, picks/requested (once per item), items/decided."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import numpy as np
+from geometry_msgs.msg import TwistStamped
+from rclpy.node import Node
+from sensor_msgs.msg import JointState, PointCloud2
+
+from waste_sorting.itemlist import ItemStatus
+from waste_sorting.nodes.common import ejector_geometry
+from waste_sorting.params import CLASSES, EJECTOR_PARAMS, Param
+from waste_sorting.ros import parameters
+from waste_sorting.ros.diagnostics import OK, WARN, Diagnostics
+from waste_sorting.ros.messages import cloud_to_items, items_to_cloud, to_sec, to_stamp
+from waste_sorting.tracking.odometry import BeltOdometry
+from waste_sorting.tracking.tracker import BinMap, ConveyorTracker, TrackerConfig
+
+PARAMS = (
+    Param("belt_speed", 2.0, "configured belt speed (speed_source=fixed)", "m/s", 0.0, 10.0),
+    Param("speed_source", "fixed", "where belt speed comes from", choices=("fixed", "encoder", "estimated")),
+    Param("speed_mismatch_warn", 0.05, "warn when configured and measured speed differ by this fraction",
+          "", 0.0, 1.0),
+    CLASSES,
+    Param("bin_classes", ["cardboard", "glass", "metal", "paper", "plastic"],
+          "class each ejector sorts out (index = ejector); other classes go to residue"),
+    Param("bin_min_confidence", [0.5, 0.5, 0.5, 0.5, 0.5], "confidence an item needs for each bin",
+          "", 0.0, 1.0),
+    Param("view_x_min", 0.0, "upstream edge of the camera view on the belt", "m", -10.0, 10.0),
+    Param("view_x_max", 1.024, "downstream edge of the camera view on the belt", "m", -10.0, 10.0),
+    Param("gate_along", 0.07, "association gate along travel", "m", 0.001, 1.0),
+    Param("gate_across", 0.05, "association gate across the belt", "m", 0.001, 1.0),
+    Param("min_hits", 2, "sightings before an item counts", "", 1, 100),
+    Param("max_unseen", 0.25, "time a track may go unseen in view before it is decided", "s", 0.01, 10.0),
+    Param("min_lead", 0.02, "shortest time between a pick request and its fire time", "s", 0.0, 5.0),
+    *EJECTOR_PARAMS,
+)
+
+
+def _build(v: dict[str, Any]) -> tuple[TrackerConfig, BinMap, Any]:
+    if v["view_x_max"] <= v["view_x_min"]:
+        raise ValueError("view_x_max must be greater than view_x_min")
+    geom = ejector_geometry(v)
+    bins = BinMap(list(v["classes"]), list(v["bin_classes"]), list(v["bin_min_confidence"]))
+    bins.validate()
+    if len(bins.ejector_class) > len(geom.x):
+        raise ValueError(f"{len(bins.ejector_class)} bins but only {len(geom.x)} ejectors in ejector_x")
+    if min(geom.x) <= v["view_x_max"]:
+        raise ValueError("every ejector must be downstream of the camera view (ejector_x > view_x_max)")
+    cfg = TrackerConfig(view_x_min=v["view_x_min"], view_x_max=v["view_x_max"], gate_along=v["gate_along"],
+                        gate_across=v["gate_across"], min_hits=v["min_hits"], max_unseen=v["max_unseen"],
+                        min_lead=v["min_lead"])
+    return cfg, bins, geom
+
+
+class Tracker(Node):
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__("tracker", **kwargs)
+        self.values = parameters.declare(self, PARAMS)
+        cfg, bins, geom = _build(self.values)
+        self.odometry = BeltOdometry(self.values["belt_speed"])
+        self.core = ConveyorTracker(cfg, bins, geom, self.odometry)
+        parameters.watch(self, PARAMS, self.values, self._apply)
+        self.sub = self.create_subscription(PointCloud2, "items/detected", self._on_items, 10)
+        self.encoder_sub = self.create_subscription(JointState, "belt/encoder", self._on_encoder, 50)
+        self.tracked_pub = self.create_publisher(PointCloud2, "items/tracked", 10)
+        self.picks_pub = self.create_publisher(PointCloud2, "picks/requested", 50)
+        self.decided_pub = self.create_publisher(PointCloud2, "items/decided", 50)
+        self.speed_pub = self.create_publisher(TwistStamped, "belt/speed_estimate", 10)
+        self.diag = Diagnostics(self)
+        self.decision_latency: list[float] = []
+        self.bad_messages = 0
+        self._last_diag = time.monotonic()
+        self._started = False
+        self.timer = self.create_timer(0.005, self._poll)
+
+    def _now(self) -> float:
+        return self.get_clock().now().nanoseconds * 1e-9
+
+    def _apply(self, v: dict[str, Any]) -> None:
+        cfg, bins, geom = _build(v)
+        self.core.cfg, self.core.bins, self.core.geometry = cfg, bins, geom
+        if v["speed_source"] == "fixed" and v["belt_speed"] != self.odometry.speed:
+            self.odometry.set_speed(v["belt_speed"], self._now())
+
+    def _on_encoder(self, msg: JointState) -> None:
+        if self.values["speed_source"] != "encoder" or not msg.position:
+            return
+        speed = msg.velocity[0] if msg.velocity else None
+        try:
+            self.odometry.add_sample(to_sec(msg.header.stamp), float(msg.position[0]), speed)
+        except ValueError as exc:
+            self.get_logger().warning(f"encoder sample ignored: {exc}", throttle_duration_sec=5.0)
+
+    def _on_items(self, msg: PointCloud2) -> None:
+        try:
+            items = cloud_to_items(msg)
+        except ValueError as exc:
+            self.bad_messages += 1
+            self.get_logger().warning(f"bad item list: {exc}", throttle_duration_sec=5.0)
+            return
+        stamp = to_sec(msg.header.stamp)
+        if not self._started:
+            self._started = True
+            if self.values["speed_source"] == "fixed":
+                self.odometry.set_speed(self.values["belt_speed"], stamp)
+        self.core.update(items, stamp)
+        if self.values["speed_source"] == "estimated" and self.core.measured_speed is not None:
+            self.odometry.set_speed(self.core.measured_speed, stamp)
+        self.tracked_pub.publish(items_to_cloud(self.core.tracked(stamp), msg.header.stamp))
+
+    def _poll(self) -> None:
+        if not self._started:
+            return
+        now = self._now()
+        decisions = self.core.poll(now)
+        if decisions:
+            recs = np.stack([d.record for d in decisions])
+            stamp = to_stamp(now)
+            requested = recs[recs["status"] == ItemStatus.REQUESTED]
+            if len(requested):
+                self.picks_pub.publish(items_to_cloud(requested, stamp))
+            self.decided_pub.publish(items_to_cloud(recs, stamp))
+            self.decision_latency.extend(d.latency for d in decisions)
+        if time.monotonic() - self._last_diag > 1.0:
+            self._last_diag = time.monotonic()
+            self._publish_status(now)
+
+    def _publish_status(self, now: float) -> None:
+        measured = self.core.measured_speed
+        configured = self.odometry.speed
+        speed = TwistStamped()
+        speed.header.stamp = to_stamp(now)
+        speed.header.frame_id = "belt"
+        speed.twist.linear.x = float(measured if measured is not None else configured)
+        self.speed_pub.publish(speed)
+        mismatch = measured is not None and configured > 0 and \
+            abs(measured - configured) / configured > self.values["speed_mismatch_warn"]
+        values: dict[str, Any] = {"speed_configured": configured, "speed_measured": measured or 0.0,
+                                  "tracks": len(self.core.tracks), "created": self.core.stats.created,
+                                  "noise_rejected": self.core.stats.rejected_noise,
+                                  "bad_messages": self.bad_messages}
+        for (status, reason), n in sorted(self.core.stats.decisions.items()):
+            values[f"{status.lower()}_{reason.lower()}"] = n
+        msg = (f"belt speed mismatch: configured {configured:.3f} m/s, measured {measured:.3f} m/s"
+               if mismatch else "running")
+        self.diag.publish(WARN if mismatch else OK, msg, values)
+
+
+def main(args: list[str] | None = None) -> None:
+    from waste_sorting.ros.spin import spin_node
+
+    spin_node(Tracker, args)

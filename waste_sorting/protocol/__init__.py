@@ -1,0 +1,1 @@
+"""Serial protocol between the actuator node and the valve controller / robot interface."""

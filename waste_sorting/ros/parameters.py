@@ -1,0 +1,67 @@
+"""Declare `Param` specs on a node and validate every change against them."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor, SetParametersResult
+from rclpy.node import Node
+from rclpy.parameter import Parameter
+
+from waste_sorting.params import Param, by_name
+
+
+def declare(node: Node, specs: Sequence[Param]) -> dict[str, Any]:
+    """Declare all specs (values from the params file override defaults); return current values."""
+    for p in specs:
+        desc = ParameterDescriptor(description=p.describe(), read_only=p.read_only)
+        if p.kind is float and (p.min is not None or p.max is not None):
+            desc.floating_point_range = [FloatingPointRange(
+                from_value=float(p.min if p.min is not None else -1e300),
+                to_value=float(p.max if p.max is not None else 1e300), step=0.0)]
+        elif p.kind is int and (p.min is not None or p.max is not None):
+            desc.integer_range = [IntegerRange(
+                from_value=int(p.min if p.min is not None else -(2**62)),
+                to_value=int(p.max if p.max is not None else 2**62), step=1)]
+        node.declare_parameter(p.name, p.default, desc)
+    values = {p.name: node.get_parameter(p.name).value for p in specs}
+    for p in specs:
+        reason = p.check(values[p.name])
+        if reason:
+            raise ValueError(f"{node.get_name()}: bad value in the parameter file: {reason}")
+    return values
+
+
+def watch(node: Node, specs: Sequence[Param], current: dict[str, Any],
+          apply: Callable[[dict[str, Any]], None]) -> None:
+    """Validate changes per spec, then let ``apply`` build the new state.
+
+    ``apply`` gets the full candidate value set and raises ValueError to reject
+    it (cross-parameter checks); on rejection nothing changes and the caller
+    gets the reason, as `ros2 param set` shows it.
+    """
+    table = by_name(specs)
+
+    def on_set(params: list[Parameter]) -> SetParametersResult:
+        candidate = dict(current)
+        for prm in params:
+            spec = table.get(prm.name)
+            if spec is None:
+                continue  # use_sim_time and other ROS-owned parameters
+            if spec.read_only:
+                return SetParametersResult(successful=False, reason=f"{prm.name} is read-only at run time")
+            reason = spec.check(prm.value)
+            if reason:
+                node.get_logger().warning(f"rejected: {reason}")
+                return SetParametersResult(successful=False, reason=reason)
+            candidate[prm.name] = float(prm.value) if spec.kind is float else prm.value
+        try:
+            apply(candidate)
+        except ValueError as exc:
+            node.get_logger().warning(f"rejected: {exc}")
+            return SetParametersResult(successful=False, reason=str(exc))
+        current.update(candidate)
+        return SetParametersResult(successful=True)
+
+    node.add_on_set_parameters_callback(on_set)

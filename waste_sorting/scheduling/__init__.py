@@ -1,0 +1,1 @@
+"""Ejection planning: which ejector, which valves, when and for how long."""

@@ -1,0 +1,1 @@
+"""Conveyor tracking: belt odometry, data association, class fusion, pick decisions."""

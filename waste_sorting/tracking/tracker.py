@@ -1,0 +1,260 @@
+"""Multi-item tracker on the belt: association, class fusion and pick decisions.
+
+Each frame's detections are matched to tracks predicted to the frame's capture
+stamp (``x = x0 + s(t) - s(t0)``) inside a gate, nearest first. Class evidence
+is the mean of the per-sighting class distributions. When an item's leading
+edge reaches the downstream edge of the camera view it has been seen whole for
+the last time: the tracker decides then, once per item, between a pick request
+for its bin's ejector, residue (no bin or not confident enough), or a miss with
+a reason. Decided tracks keep absorbing their own late sightings so a leaving
+item never becomes a new one.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from waste_sorting import itemlist
+from waste_sorting.itemlist import ItemFlags, ItemStatus, MissReason
+from waste_sorting.scheduling.ejection import EjectorGeometry, plan_pulse
+from waste_sorting.tracking.odometry import BeltOdometry
+
+
+@dataclass
+class BinMap:
+    """Which ejector takes which class, and the confidence it needs."""
+
+    classes: list[str]                   # model class names, index = class_id
+    ejector_class: list[str]             # class name sorted by each ejector (index = ejector)
+    min_confidence: list[float]          # per ejector
+
+    def validate(self) -> None:
+        if len(self.ejector_class) != len(self.min_confidence):
+            raise ValueError("bin_classes and bin_min_confidence must have one entry per ejector")
+        unknown = set(self.ejector_class) - set(self.classes) - {""}
+        if unknown:
+            raise ValueError(f"bin_classes names unknown classes {sorted(unknown)}; model has {self.classes}")
+        if any(not 0.0 <= c <= 1.0 for c in self.min_confidence):
+            raise ValueError("bin_min_confidence values must be within [0, 1]")
+
+    def ejector_for(self, class_id: int) -> int:
+        if not 0 <= class_id < len(self.classes):
+            return -1
+        name = self.classes[class_id]
+        return self.ejector_class.index(name) if name in self.ejector_class else -1
+
+
+@dataclass
+class TrackerConfig:
+    view_x_min: float = 0.0
+    view_x_max: float = 1.024
+    gate_along: float = 0.07        # m, plus 15% of the travel since the last sighting
+    gate_across: float = 0.05       # m
+    min_hits: int = 2
+    max_unseen: float = 0.25        # s a track may go unseen inside the view before it is decided
+    min_lead: float = 0.02          # s a pick request needs before its fire time
+    forget_after: float = 0.6       # m past the last ejector when decided tracks are dropped
+
+
+@dataclass
+class Track:
+    track_id: int
+    x: float
+    y: float
+    stamp: float
+    travel: float
+    length: float
+    width: float
+    class_sum: np.ndarray
+    class_obs: int = 0
+    hits: int = 1
+    first_stamp: float = 0.0
+    last_capture: float = 0.0
+    decided: bool = False
+    status: int = ItemStatus.OBSERVED
+    reason: int = MissReason.NONE
+
+    def class_estimate(self) -> tuple[int, float]:
+        if self.class_obs == 0:
+            return -1, 0.0
+        mean = self.class_sum / self.class_obs
+        c = int(np.argmax(mean))
+        return c, float(mean[c])
+
+
+@dataclass
+class Decision:
+    """One terminal (or requesting) decision about an item, as an item-list record."""
+
+    record: np.ndarray  # a single ITEM_DTYPE record
+    latency: float      # decision time - capture stamp of the item's last sighting
+
+
+@dataclass
+class TrackerStats:
+    frames: int = 0
+    detections: int = 0
+    created: int = 0
+    rejected_noise: int = 0
+    decisions: Counter = field(default_factory=Counter)  # (status name, reason name) -> n
+    classified: Counter = field(default_factory=Counter)  # fused class id -> decided items
+
+
+class ConveyorTracker:
+    def __init__(self, cfg: TrackerConfig, bins: BinMap, geometry: EjectorGeometry,
+                 odometry: BeltOdometry) -> None:
+        bins.validate()
+        geometry.validate()
+        self.cfg, self.bins, self.geometry, self.odometry = cfg, bins, geometry, odometry
+        self.tracks: list[Track] = []
+        self.stats = TrackerStats()
+        self.measured_speed: float | None = None
+        self._next_id = 1
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.bins.classes)
+
+    def predict_x(self, tr: Track, t: float) -> float:
+        return tr.x + self.odometry.travel(t) - tr.travel
+
+    # -- per frame -------------------------------------------------------------
+    def update(self, detections: np.ndarray, stamp: float) -> None:
+        """Associate one frame's detections (all stamped ``stamp``) with the tracks."""
+        self.stats.frames += 1
+        self.stats.detections += len(detections)
+        s_now = self.odometry.travel(stamp)
+        pairs = []
+        for ti, tr in enumerate(self.tracks):
+            px = tr.x + s_now - tr.travel
+            gate = self.cfg.gate_along + 0.15 * abs(s_now - tr.travel)
+            for di in range(len(detections)):
+                d = detections[di]
+                dx, dy = float(d["x"]) - px, float(d["y"]) - tr.y
+                if abs(dx) <= gate and abs(dy) <= self.cfg.gate_across:
+                    pairs.append((dx * dx + dy * dy, ti, di))
+        pairs.sort()
+        used_t: set[int] = set()
+        used_d: set[int] = set()
+        for _, ti, di in pairs:
+            if ti in used_t or di in used_d:
+                continue
+            used_t.add(ti)
+            used_d.add(di)
+            self._absorb(self.tracks[ti], detections[di], stamp, s_now)
+        for di in range(len(detections)):
+            d = detections[di]
+            if di not in used_d and not int(d["flags"]) & ItemFlags.TRUNCATED:
+                self._create(d, stamp, s_now)
+
+    def _absorb(self, tr: Track, d: np.void, stamp: float, s_now: float) -> None:
+        tr.last_capture = stamp
+        if tr.decided or int(d["flags"]) & ItemFlags.TRUNCATED:
+            return
+        dt = stamp - tr.stamp
+        if dt > 1e-3:
+            v = (float(d["x"]) - tr.x) / dt
+            if 0 <= v < 20:
+                self.measured_speed = v if self.measured_speed is None else \
+                    0.9 * self.measured_speed + 0.1 * v
+        tr.hits += 1
+        n = tr.hits
+        tr.x, tr.stamp, tr.travel = float(d["x"]), stamp, s_now
+        tr.y += (float(d["y"]) - tr.y) / n
+        tr.length += (float(d["length"]) - tr.length) / n
+        tr.width += (float(d["width"]) - tr.width) / n
+        self._add_class(tr, int(d["class_id"]), float(d["confidence"]))
+
+    def _create(self, d: np.void, stamp: float, s_now: float) -> None:
+        tr = Track(self._next_id, float(d["x"]), float(d["y"]), stamp, s_now, float(d["length"]),
+                   float(d["width"]), np.zeros(self.num_classes), first_stamp=stamp, last_capture=stamp)
+        self._next_id += 1
+        self._add_class(tr, int(d["class_id"]), float(d["confidence"]))
+        self.tracks.append(tr)
+        self.stats.created += 1
+
+    def _add_class(self, tr: Track, class_id: int, conf: float) -> None:
+        if not 0 <= class_id < self.num_classes:
+            return
+        n = self.num_classes
+        p = np.full(n, (1.0 - conf) / max(n - 1, 1))
+        p[class_id] = conf
+        tr.class_sum += p
+        tr.class_obs += 1
+
+    # -- decisions -------------------------------------------------------------
+    def poll(self, now: float) -> list[Decision]:
+        """Decide every item that is leaving the view (or vanished); drop finished tracks."""
+        out: list[Decision] = []
+        keep: list[Track] = []
+        last_ejector = max(self.geometry.x)
+        for tr in self.tracks:
+            x_now = self.predict_x(tr, now)
+            if tr.decided:
+                if x_now - tr.length / 2 <= last_ejector + self.cfg.forget_after:
+                    keep.append(tr)
+                continue
+            leaving = x_now + tr.length / 2 >= self.cfg.view_x_max
+            vanished = now - tr.last_capture > self.cfg.max_unseen
+            if not (leaving or vanished):
+                keep.append(tr)
+                continue
+            if tr.hits < self.cfg.min_hits:
+                self.stats.rejected_noise += 1
+                continue  # seen once: noise, not an item
+            out.append(self._decide(tr, now))
+            keep.append(tr)
+        self.tracks = keep
+        return out
+
+    def _decide(self, tr: Track, now: float) -> Decision:
+        tr.decided = True
+        rec = self.track_record(tr, now)[0]
+        class_id, conf = tr.class_estimate()
+        self.stats.classified[class_id] += 1
+        ejector = self.bins.ejector_for(class_id)
+        if class_id < 0:
+            status, reason = ItemStatus.MISSED, MissReason.UNCLASSIFIED
+        elif ejector < 0:
+            status, reason = ItemStatus.PASSED, MissReason.NO_BIN
+        elif conf < self.bins.min_confidence[ejector]:
+            status, reason = ItemStatus.PASSED, MissReason.LOW_CONFIDENCE
+        else:
+            s_target = tr.travel + self.geometry.x[ejector] - tr.x
+            center_time = self.odometry.time_at_travel(s_target, now)
+            if center_time is None:
+                status, reason = ItemStatus.MISSED, MissReason.TOO_LATE  # belt stopped
+            else:
+                speed = max(self.odometry.speed, 1e-3)
+                plan = plan_pulse(self.geometry, ejector, center_time, speed, tr.length, tr.y, tr.width)
+                if plan.fire_time - now < self.cfg.min_lead:
+                    status, reason = ItemStatus.MISSED, MissReason.TOO_LATE
+                else:
+                    status, reason = ItemStatus.REQUESTED, MissReason.NONE
+                    rec["fire_time"], rec["pulse"] = plan.fire_time, plan.pulse
+                    rec["valve_first"], rec["valve_count"] = plan.valve_first, plan.valve_count
+            rec["ejector"] = ejector
+        rec["status"], rec["reason"] = status, reason
+        tr.status, tr.reason = status, reason
+        self.stats.decisions[(ItemStatus(status).name, MissReason(reason).name)] += 1
+        return Decision(rec, now - tr.last_capture)
+
+    def track_record(self, tr: Track, t: float) -> np.ndarray:
+        rec = itemlist.empty(1)
+        class_id, conf = tr.class_estimate()
+        rec["x"], rec["y"] = self.predict_x(tr, t), tr.y
+        rec["item_id"] = tr.track_id
+        rec["length"], rec["width"] = tr.length, tr.width
+        rec["class_id"], rec["confidence"] = class_id, conf
+        rec["stamp"], rec["speed"] = t, self.odometry.speed
+        rec["status"], rec["reason"] = tr.status, tr.reason
+        return rec
+
+    def tracked(self, t: float) -> np.ndarray:
+        """All live tracks predicted to time t."""
+        if not self.tracks:
+            return itemlist.empty(0)
+        return np.concatenate([self.track_record(tr, t) for tr in self.tracks])

@@ -1,0 +1,1 @@
+"""Camera-side vision: pixel <-> belt mapping and item segmentation."""
