@@ -124,7 +124,7 @@ def run(args: argparse.Namespace) -> SimRunReport | None:
             pulses=emulator.pulses_snapshot(), geometry=tracker.core.geometry,
             classes=classifier.model.classes, bin_classes=list(tracker.core.bins.ejector_class),
             decisions=tracker.core.stats.decisions, actuator_outcomes=dict(actuator.outcomes),
-            latencies=np.array(actuator.latencies), valve_latency=tracker.core.geometry.latency,
+            latencies=np.array(tracker.decision_latency), valve_latency=tracker.core.geometry.latency,
             classified={classifier.model.classes[c] if c >= 0 else 'unclassified': n
                         for c, n in tracker.core.stats.classified.items()},
             frames=camera.published, classifier_frames=classifier.frames)

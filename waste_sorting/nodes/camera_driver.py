@@ -8,7 +8,7 @@ from typing import Any
 
 from rclpy.node import Node
 from rclpy.qos import qos_profile_sensor_data
-from sensor_msgs.msg import CameraInfo, Image, JointState
+from sensor_msgs.msg import CameraInfo, Image, JointState, PointCloud2
 from std_msgs.msg import Header
 
 from waste_sorting import paths
@@ -16,9 +16,11 @@ from waste_sorting.camera.sources import CaptureSource, FrameSource, ImageFolder
 from waste_sorting.params import Param
 from waste_sorting.ros import parameters
 from waste_sorting.ros.diagnostics import OK, WARN, Diagnostics
-from waste_sorting.ros.messages import bgr_to_image, to_stamp
+from waste_sorting.ros.messages import bgr_to_image, items_to_cloud, to_stamp
 from waste_sorting.simulation.belt import BeltSimulator, SimConfig
 from waste_sorting.simulation.speed import SpeedProfile
+
+TRUTH_X_MAX = 6.0  # ground truth is published for items up to this far down the belt (m)
 
 PARAMS = (
     Param("source", "sim", "frame source", choices=("sim", "video", "images", "device"), read_only=True),
@@ -52,6 +54,7 @@ class CameraDriver(Node):
         self.image_pub = self.create_publisher(Image, "camera/image_raw", qos_profile_sensor_data)
         self.info_pub = self.create_publisher(CameraInfo, "camera/camera_info", qos_profile_sensor_data)
         self.encoder_pub = self.create_publisher(JointState, "belt/encoder", 10)
+        self.truth_pub = self.create_publisher(PointCloud2, "sim/ground_truth", 10)
         self.diag = Diagnostics(self)
         self.sim = sim
         self.source = self._make_source()
@@ -99,6 +102,10 @@ class CameraDriver(Node):
             info.height, info.width = frame.shape[:2]
             self.info_pub.publish(info)
             self.published += 1
+        if self.sim is not None and frame is not None:
+            truth = self.sim.ground_truth(t, x_max=TRUTH_X_MAX)
+            truth["stamp"] = t_now  # ROS time of this frame
+            self.truth_pub.publish(items_to_cloud(truth, to_stamp(t_now)))
         if self.sim is not None and self.values["publish_encoder"]:
             enc = JointState()
             enc.header.stamp = to_stamp(t_now)

@@ -226,7 +226,11 @@ class ControllerLink:
                     backoff = min(backoff * 2, self.cfg.reconnect_max_s)
                 continue
             try:
-                chunk = port.read(256)
+                # Block for the first byte only, then take what is there: a fixed-size read
+                # would sit out its timeout and skew the clock sync by an asymmetric delay.
+                chunk = port.read(1)
+                if chunk and port.in_waiting:
+                    chunk += port.read(port.in_waiting)
             except (serial.SerialException, OSError, TypeError) as exc:
                 self._drop_port(f"read failed: {exc}")
                 continue

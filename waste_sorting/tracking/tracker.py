@@ -56,6 +56,7 @@ class TrackerConfig:
     min_hits: int = 2
     max_unseen: float = 0.25        # s a track may go unseen inside the view before it is decided
     min_lead: float = 0.02          # s a pick request needs before its fire time
+    pick_lead: float = 0.1          # s before the fire time a pick request is released
     forget_after: float = 0.6       # m past the last ejector when decided tracks are dropped
 
 
@@ -74,6 +75,8 @@ class Track:
     first_stamp: float = 0.0
     last_capture: float = 0.0
     decided: bool = False
+    pending_ejector: int = -1       # decided for this ejector; request not released yet
+    decision_latency: float = 0.0
     status: int = ItemStatus.OBSERVED
     reason: int = MissReason.NONE
 
@@ -90,7 +93,7 @@ class Decision:
     """One terminal (or requesting) decision about an item, as an item-list record."""
 
     record: np.ndarray  # a single ITEM_DTYPE record
-    latency: float      # decision time - capture stamp of the item's last sighting
+    latency: float      # decision time - capture stamp of the item's last full sighting
 
 
 @dataclass
@@ -193,6 +196,10 @@ class ConveyorTracker:
         last_ejector = max(self.geometry.x)
         for tr in self.tracks:
             x_now = self.predict_x(tr, now)
+            if tr.pending_ejector >= 0:
+                released = self._release(tr, now)
+                if released is not None:
+                    out.append(released)
             if tr.decided:
                 if x_now - tr.length / 2 <= last_ejector + self.cfg.forget_after:
                     keep.append(tr)
@@ -205,42 +212,66 @@ class ConveyorTracker:
             if tr.hits < self.cfg.min_hits:
                 self.stats.rejected_noise += 1
                 continue  # seen once: noise, not an item
-            out.append(self._decide(tr, now))
+            decision = self._decide(tr, now)
+            if decision is not None:
+                out.append(decision)
+            elif (released := self._release(tr, now)) is not None:
+                out.append(released)
             keep.append(tr)
         self.tracks = keep
         return out
 
-    def _decide(self, tr: Track, now: float) -> Decision:
+    def _decide(self, tr: Track, now: float) -> Decision | None:
+        """Settle the item's class and bin; None means a pick is pending release."""
         tr.decided = True
-        rec = self.track_record(tr, now)[0]
+        tr.decision_latency = now - tr.stamp
         class_id, conf = tr.class_estimate()
         self.stats.classified[class_id] += 1
         ejector = self.bins.ejector_for(class_id)
         if class_id < 0:
-            status, reason = ItemStatus.MISSED, MissReason.UNCLASSIFIED
-        elif ejector < 0:
-            status, reason = ItemStatus.PASSED, MissReason.NO_BIN
-        elif conf < self.bins.min_confidence[ejector]:
-            status, reason = ItemStatus.PASSED, MissReason.LOW_CONFIDENCE
-        else:
-            s_target = tr.travel + self.geometry.x[ejector] - tr.x
-            center_time = self.odometry.time_at_travel(s_target, now)
-            if center_time is None:
-                status, reason = ItemStatus.MISSED, MissReason.TOO_LATE  # belt stopped
-            else:
-                speed = max(self.odometry.speed, 1e-3)
-                plan = plan_pulse(self.geometry, ejector, center_time, speed, tr.length, tr.y, tr.width)
-                if plan.fire_time - now < self.cfg.min_lead:
-                    status, reason = ItemStatus.MISSED, MissReason.TOO_LATE
-                else:
-                    status, reason = ItemStatus.REQUESTED, MissReason.NONE
-                    rec["fire_time"], rec["pulse"] = plan.fire_time, plan.pulse
-                    rec["valve_first"], rec["valve_count"] = plan.valve_first, plan.valve_count
-            rec["ejector"] = ejector
+            return self._terminal(tr, now, ItemStatus.MISSED, MissReason.UNCLASSIFIED)
+        if ejector < 0:
+            return self._terminal(tr, now, ItemStatus.PASSED, MissReason.NO_BIN)
+        if conf < self.bins.min_confidence[ejector]:
+            return self._terminal(tr, now, ItemStatus.PASSED, MissReason.LOW_CONFIDENCE)
+        tr.pending_ejector = ejector
+        return None
+
+    def _release(self, tr: Track, now: float) -> Decision | None:
+        """Plan the pulse with the latest belt travel; release it once the fire time is near.
+
+        Planning late keeps pulses on target when the belt speed changes after
+        the item left the camera view (with an encoder as the speed source).
+        """
+        ejector = tr.pending_ejector
+        if ejector >= len(self.geometry.x):  # ejector removed by a parameter change
+            tr.pending_ejector = -1
+            return self._terminal(tr, now, ItemStatus.MISSED, MissReason.NO_BIN)
+        s_target = tr.travel + self.geometry.x[ejector] - tr.x
+        center_time = self.odometry.time_at_travel(s_target, now)
+        if center_time is None:  # belt stopped: wait, it may start again
+            return None
+        speed = max(self.odometry.speed, 1e-3)
+        plan = plan_pulse(self.geometry, ejector, center_time, speed, tr.length, tr.y, tr.width)
+        if plan.fire_time - now > self.cfg.pick_lead:
+            return None
+        tr.pending_ejector = -1
+        if plan.fire_time - now < self.cfg.min_lead:
+            return self._terminal(tr, now, ItemStatus.MISSED, MissReason.TOO_LATE, ejector)
+        decision = self._terminal(tr, now, ItemStatus.REQUESTED, MissReason.NONE, ejector)
+        rec = decision.record
+        rec["fire_time"], rec["pulse"] = plan.fire_time, plan.pulse
+        rec["valve_first"], rec["valve_count"] = plan.valve_first, plan.valve_count
+        return decision
+
+    def _terminal(self, tr: Track, now: float, status: ItemStatus, reason: MissReason,
+                  ejector: int = -1) -> Decision:
+        rec = self.track_record(tr, tr.stamp)[0]
+        rec["ejector"] = ejector
         rec["status"], rec["reason"] = status, reason
         tr.status, tr.reason = status, reason
-        self.stats.decisions[(ItemStatus(status).name, MissReason(reason).name)] += 1
-        return Decision(rec, now - tr.last_capture)
+        self.stats.decisions[(status.name, reason.name)] += 1
+        return Decision(rec, tr.decision_latency)
 
     def track_record(self, tr: Track, t: float) -> np.ndarray:
         rec = itemlist.empty(1)
