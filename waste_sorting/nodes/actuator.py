@@ -161,3 +161,7 @@ def main(args: list[str] | None = None) -> None:
     from waste_sorting.ros.spin import spin_node
 
     spin_node(Actuator, args)
+
+
+if __name__ == "__main__":
+    main()

@@ -129,3 +129,7 @@ def main(args: list[str] | None = None) -> None:
     from waste_sorting.ros.spin import spin_node
 
     spin_node(CameraDriver, args)
+
+
+if __name__ == "__main__":
+    main()

@@ -131,3 +131,7 @@ def main(args: list[str] | None = None) -> None:
     from waste_sorting.ros.spin import spin_node
 
     spin_node(Classifier, args)
+
+
+if __name__ == "__main__":
+    main()

@@ -158,3 +158,7 @@ def main(args: list[str] | None = None) -> None:
     from waste_sorting.ros.spin import spin_node
 
     spin_node(Tracker, args)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,45 @@
+"""`waste-sorting classify` on real files, with the shipped model."""
+
+import json
+import shutil
+
+from waste_sorting.cli import main
+
+
+def test_json_output_format_and_bad_files_do_not_stop_the_batch(tmp_path, demo_images, shipped_model, capsys):
+    good = sorted((demo_images / "metal").glob("*.jpg"))[:2] + sorted((demo_images / "paper").glob("*.jpg"))[:1]
+    folder = tmp_path / "imgs" / "nested"
+    folder.mkdir(parents=True)
+    for p in good:
+        shutil.copy(p, folder / p.name)
+    (folder / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 this is not a jpeg")
+    (folder / "empty.png").write_bytes(b"")
+    notes = tmp_path / "notes.txt"
+    notes.write_text("hello")
+    code = main(["classify", "--model", str(shipped_model), "--json", str(tmp_path / "imgs"), str(notes)])
+    assert code == 0
+    results = json.loads(capsys.readouterr().out)
+    by_name = {r["path"].rsplit("/", 1)[-1]: r for r in results}
+    assert len(results) == 6
+    for p in good:
+        r = by_name[p.name]
+        assert r["label"] in {"cardboard", "glass", "metal", "paper", "plastic", "trash"}
+        assert 0.0 < r["confidence"] <= 1.0
+        assert "error" not in r
+    for bad in ("broken.jpg", "empty.png", "notes.txt"):
+        assert "not a readable image" in by_name[bad]["error"]
+        assert "label" not in by_name[bad]
+
+
+def test_plain_output_one_line_per_image(demo_images, shipped_model, capsys):
+    code = main(["classify", "--model", str(shipped_model), str(demo_images / "glass")])
+    assert code == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert len(lines) == len(list((demo_images / "glass").glob("*.jpg")))
+    assert all(": " in line and line.rsplit(" ", 1)[-1].replace(".", "").isdigit() for line in lines)
+
+
+def test_all_files_unreadable_exits_nonzero(tmp_path, shipped_model):
+    bad = tmp_path / "x.jpg"
+    bad.write_bytes(b"nope")
+    assert main(["classify", "--model", str(shipped_model), str(bad)]) == 1

@@ -1,0 +1,119 @@
+"""The attention-ResNet: shapes, attention, learning, export (small and fast: tiny inputs)."""
+
+import json
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch", reason="training tests need torch (pip install .[train])")
+
+from waste_sorting.model.attention import CBAM, ChannelAttention, SpatialAttention  # noqa: E402
+from waste_sorting.model.resnet import ArchConfig, build_model, count_parameters  # noqa: E402
+
+
+@pytest.mark.parametrize("attention", ["cbam", "se", "none"])
+@pytest.mark.parametrize("depth", [10, 18])
+def test_shapes(attention, depth):
+    net = build_model(ArchConfig(depth=depth, attention=attention, num_classes=6, width=16)).eval()
+    out = net(torch.randn(3, 3, 64, 64))
+    assert out.shape == (3, 6)
+
+
+def test_attention_gates_are_probabilities_with_the_right_shapes():
+    x = torch.randn(2, 32, 8, 8)
+    ch, sp = ChannelAttention(32), SpatialAttention()
+    g_c, g_s = ch.gate(x), sp.gate(x)
+    assert g_c.shape == (2, 32, 1, 1) and g_s.shape == (2, 1, 8, 8)
+    for g in (g_c, g_s):
+        assert float(g.min()) > 0.0 and float(g.max()) < 1.0
+    y = CBAM(32)(x)
+    assert y.shape == x.shape
+    # CBAM only rescales: |y| <= |x| everywhere.
+    assert bool((y.abs() <= x.abs() + 1e-6).all())
+
+
+def test_parameter_counts_order_none_se_cbam():
+    counts = {a: count_parameters(build_model(ArchConfig(attention=a))) for a in ("none", "se", "cbam")}
+    assert counts["none"] < counts["cbam"] and counts["none"] < counts["se"]
+    assert 11_000_000 < counts["none"] < 11_400_000  # ResNet-18 body with a 6-class head
+
+
+def test_unknown_options_are_rejected():
+    with pytest.raises(ValueError):
+        build_model(ArchConfig(attention="transformer"))
+    with pytest.raises(ValueError):
+        build_model(ArchConfig(depth=50))
+
+
+def test_training_steps_lower_the_loss():
+    torch.manual_seed(0)
+    net = build_model(ArchConfig(depth=10, width=16, num_classes=3, dropout=0.0))
+    x = torch.randn(12, 3, 48, 48)
+    y = torch.tensor([0, 1, 2] * 4)
+    opt = torch.optim.AdamW(net.parameters(), lr=3e-3)
+    losses = []
+    for _ in range(15):
+        loss = torch.nn.functional.cross_entropy(net(x), y)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(float(loss))
+    assert losses[-1] < 0.5 * losses[0]
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory, demo_images):
+    """One epoch of the real `train` command on the demo images, tiny input."""
+    from waste_sorting.cli import main
+
+    out = tmp_path_factory.mktemp("run")
+    code = main(["train", "--data", str(demo_images), "--out", str(out), "--size", "64", "--epochs", "1",
+                 "--depth", "10", "--width", "16", "--batch-size", "8", "--holdout", "0.25", "--quiet",
+                 "--threads", "2"])
+    assert code == 0
+    return out
+
+
+def test_train_command_writes_checkpoint_report_figures_and_model(tiny_run):
+    for name in ("checkpoint.pt", "report.json", "confusion.png", "curves.png", "model.onnx", "model.json"):
+        assert (tiny_run / name).is_file(), name
+    report = json.loads((tiny_run / "report.json").read_text())
+    assert set(report["per_class"]) == {"cardboard", "glass", "metal", "paper", "plastic", "trash"}
+    assert np.array(report["confusion"]).sum() == report["images"]
+
+
+def test_training_resumes_from_its_checkpoint(tiny_run, demo_images, tmp_path, capsys):
+    import shutil
+
+    from waste_sorting.cli import main
+
+    run = tmp_path / "run"
+    shutil.copytree(tiny_run, run)
+    code = main(["train", "--data", str(demo_images), "--out", str(run), "--size", "64", "--epochs", "2",
+                 "--depth", "10", "--width", "16", "--batch-size", "8", "--holdout", "0.25", "--quiet",
+                 "--no-export", "--threads", "2"])
+    assert code == 0
+    out = capsys.readouterr().out
+    assert "resuming from" in out and "after epoch 1" in out
+    ckpt = torch.load(run / "checkpoint.pt", weights_only=False)
+    assert ckpt["epoch"] == 2 and len(ckpt["history"]) == 2
+
+
+def test_onnx_export_matches_pytorch(tiny_run):
+    import onnxruntime as ort
+
+    from waste_sorting.model.train import load_checkpoint, network_from_checkpoint
+
+    net = network_from_checkpoint(load_checkpoint(tiny_run / "checkpoint.pt"))
+    x = np.random.default_rng(0).normal(size=(5, 3, 64, 64)).astype(np.float32)  # batch 5: dynamic axis
+    with torch.no_grad():
+        ref = net(torch.from_numpy(x)).numpy()
+    sess = ort.InferenceSession(str(tiny_run / "model.onnx"), providers=["CPUExecutionProvider"])
+    got = sess.run(None, {"input": x})[0]
+    # FP16 weight storage: close, and the same decisions.
+    np.testing.assert_allclose(got, ref, rtol=0.02, atol=0.02)
+    assert (got.argmax(1) == ref.argmax(1)).all()
+    meta = json.loads((tiny_run / "model.json").read_text())
+    assert meta["input_size"] == 64 and meta["classes"][0] == "cardboard"
+    assert meta["architecture"]["attention"] == "cbam" and meta["weights"] == "fp16"
+    assert meta["training"]["split_seed"] == 42 and len(meta["training"]["fingerprint"]) == 16
