@@ -28,7 +28,6 @@ setup(
     maintainer_email="maintainers@waste-sorting.invalid",
     description="Robotic waste-sorting cell controller for ROS 2",
     license="Apache-2.0",
-    tests_require=["pytest"],
     entry_points={
         "console_scripts": [
             "waste-sorting = waste_sorting.cli:main",

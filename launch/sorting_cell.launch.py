@@ -12,11 +12,12 @@ emulator serves the serial protocol on a pseudo-terminal linked at
 import os
 
 from ament_index_python.packages import get_package_prefix, get_package_share_directory
-from launch import LaunchDescription
 from launch.actions import DeclareLaunchArgument, ExecuteProcess
 from launch.conditions import IfCondition, UnlessCondition
 from launch.substitutions import LaunchConfiguration, PythonExpression
 from launch_ros.actions import Node
+
+from launch import LaunchDescription
 
 SIM_PORT = "/tmp/waste_sorting_tty"
 

@@ -8,10 +8,10 @@ from collections import defaultdict
 import numpy as np
 import pytest
 import rclpy
+from cellproc import start_nodes, stop_nodes
 from rclpy.node import Node
 from sensor_msgs.msg import PointCloud2
 
-from cellproc import start_nodes, stop_nodes
 from waste_sorting.evaluation.scoring import ExecutedPulse, TruthItem, hits
 from waste_sorting.itemlist import ItemStatus
 from waste_sorting.protocol.emulator import ControllerEmulator
