@@ -68,6 +68,16 @@ def _emulator(args: argparse.Namespace) -> int:
     return 0
 
 
+def _module_run(module: str) -> Callable[[argparse.Namespace], int]:
+    def call(args: argparse.Namespace) -> int:
+        import importlib
+
+        result = importlib.import_module(module).run(args)
+        return result if isinstance(result, int) else 0
+
+    return call
+
+
 def _lazy_args(module: str) -> Callable[[argparse.ArgumentParser], None]:
     def add(p: argparse.ArgumentParser) -> None:
         import importlib
@@ -92,6 +102,14 @@ COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None], Callab
     "export": ("export a training checkpoint to ONNX + sidecar JSON", _lazy_args("waste_sorting.model.export"),
                _export),
     "classify": ("classify image files or folders", _lazy_args("waste_sorting.classify"), _classify),
+    "sim": ("render a simulated belt run to a rosbag2 bag with ground truth",
+            _lazy_args("waste_sorting.bags.simbag"), _module_run("waste_sorting.bags.simbag")),
+    "evaluate": ("run the cell over a bag in simulated time and score it",
+                 _lazy_args("waste_sorting.evaluation.offline"), _module_run("waste_sorting.evaluation.offline")),
+    "replay": ("publish a bag with its timing and /clock (like ros2 bag play --clock)",
+               _lazy_args("waste_sorting.bags.replay"), _module_run("waste_sorting.bags.replay")),
+    "record": ("record live topics to a rosbag2 bag", _lazy_args("waste_sorting.bags.record"),
+               _module_run("waste_sorting.bags.record")),
     "controller-emulator": ("serve the valve-controller protocol on a pseudo-terminal", _emulator_args,
                             _emulator),
 }

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from waste_sorting.evaluation.scoring import ExecutedPulse, Score, TruthItem, score
-from waste_sorting.protocol.emulator import Pulse
+from waste_sorting.protocol.controller import Pulse
 from waste_sorting.scheduling.ejection import EjectorGeometry
 from waste_sorting.simulation.belt import BeltSimulator
 

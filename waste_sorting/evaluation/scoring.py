@@ -86,9 +86,9 @@ class Score:
             return float(np.percentile(np.abs(values), q)) if values else None
 
         return {
-            "purity": {**{k: v["purity"] for k, v in self.per_bin.items()}, "overall": self.purity_overall},
+            "purity": {**{k: v["purity"] for k, v in self.per_bin.items()}, "overall": _none_if_nan(self.purity_overall)},
             "recovery": {**{k: v["recovery"] for k, v in self.per_class.items()},
-                         "overall": self.recovery_overall},
+                         "overall": _none_if_nan(self.recovery_overall)},
             "right_bin": self.right, "wrong_bin": self.wrong, "missed": self.missed,
             "residue_correct": self.residue_correct,
             "pulses_hit": self.pulses_hit, "pulses_empty": self.pulses_empty,
@@ -96,6 +96,10 @@ class Score:
             "position_error_mm": {"p50": pct(self.position_error_mm, 50),
                                   "p99": pct(self.position_error_mm, 99)},
         }
+
+
+def _none_if_nan(v: float) -> float | None:
+    return None if v != v else v
 
 
 def hits(pulse: ExecutedPulse, item: TruthItem, geom: EjectorGeometry, valve_latency: float) -> bool:

@@ -26,6 +26,7 @@ from waste_sorting.protocol.link import CommandResult, ControllerLink, LinkConfi
 from waste_sorting.ros import parameters
 from waste_sorting.ros.diagnostics import ERROR, OK, WARN, Diagnostics
 from waste_sorting.ros.messages import cloud_to_items, items_to_cloud, to_stamp
+from waste_sorting.scheduling.commands import command_for
 
 PARAMS = (
     Param("port", "/dev/ttyUSB0", "serial device of the valve controller / robot interface", read_only=True),
@@ -96,17 +97,13 @@ class Actuator(Node):
 
     def _execute(self, rec: np.void) -> None:
         now_ros, now_host = self._now(), time.monotonic()
-        delay = float(rec["fire_time"]) - now_ros
-        ejector = int(rec["ejector"])
-        if not self.values["enabled"]:
-            return self._finish(rec, ItemStatus.MISSED, MissReason.STOPPED)
-        if not 0 <= ejector < len(self.geometry.x):
-            return self._finish(rec, ItemStatus.MISSED, MissReason.NO_BIN)
-        if delay < self.values["min_lead"]:
-            return self._finish(rec, ItemStatus.MISSED, MissReason.TOO_LATE)
-        if not (self.link.connected and self.link.synced):
-            return self._finish(rec, ItemStatus.MISSED, MissReason.LINK_DOWN)
-        host_fire = now_host + delay
+        cmd = command_for(rec, now_ros, self.geometry, self.values["min_lead"], self.values["enabled"],
+                          self.link.connected and self.link.synced)
+        if isinstance(cmd, MissReason):
+            self._finish(rec, ItemStatus.MISSED, cmd)
+            return
+        rec["valve_first"], rec["valve_count"] = cmd.valve_first, cmd.valve_count
+        host_fire = now_host + float(rec["fire_time"]) - now_ros
         with self._lock:
             self.latencies.append(now_ros - float(rec["stamp"]))
 
@@ -118,16 +115,7 @@ class Actuator(Node):
             else:
                 self._finish(rec, ItemStatus.MISSED, MissReason.LINK_DOWN)
 
-        item = int(rec["item_id"])
-        if self.geometry.mode == "robot":
-            self.link.pick(ejector, float(self.geometry.x[ejector]), float(rec["y"]), host_fire, item, done)
-        else:
-            first, count = int(rec["valve_first"]), int(rec["valve_count"])
-            if count <= 0:
-                first, count = self.geometry.valves_for(float(rec["y"]), float(rec["width"]))
-            rec["valve_first"], rec["valve_count"] = first, count
-            self.link.fire(ejector, first, count, host_fire, float(rec["pulse"]), item, done)
-        return None
+        self.link.send(cmd.mtype, cmd.payload(self.link.controller_time_us(host_fire)), done)
 
     def _finish(self, rec: np.void, status: ItemStatus, reason: MissReason) -> None:
         rec["status"], rec["reason"] = status, reason

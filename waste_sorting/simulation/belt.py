@@ -119,6 +119,10 @@ class BeltSimulator:
         self._spawned_until = -1.0
         self._last_item: SimItem | None = None
 
+    @property
+    def items_spawned(self) -> int:
+        return self._next_id - 1
+
     # -- ground truth ----------------------------------------------------------
     def travel(self, t: float) -> float:
         return self.cfg.speed.travel(t)

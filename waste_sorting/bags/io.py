@@ -1,0 +1,110 @@
+"""Bag writing and reading with real ROS 2 (CDR) serialization.
+
+Messages are serialized by rclpy itself (``serialize_message``), exactly as a
+ROS 2 publisher puts them on the wire and `ros2 bag record` stores them; the
+`rosbags` library writes the rosbag2 container (MCAP by default, sqlite3 on
+request) with the message definitions, so `ros2 bag play` reads the result.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from rosbags.rosbag2 import Reader, StoragePlugin, Writer
+from rosbags.rosbag2.enums import CompressionFormat, CompressionMode
+from rosbags.typesys import Stores, get_typestore
+
+STORAGES = {"mcap": StoragePlugin.MCAP, "sqlite3": StoragePlugin.SQLITE3}
+TYPESTORE = get_typestore(Stores.ROS2_JAZZY)
+
+
+def msgtype_of(msg_or_class: Any) -> str:
+    """'sensor_msgs/msg/Image' for an rclpy message (or its class)."""
+    cls = msg_or_class if isinstance(msg_or_class, type) else type(msg_or_class)
+    package = cls.__module__.split(".")[0]
+    return f"{package}/msg/{cls.__name__}"
+
+
+def message_class(msgtype: str) -> type:
+    """The rclpy message class for 'pkg/msg/Name'."""
+    import importlib
+
+    parts = msgtype.split("/")
+    if len(parts) != 3 or parts[1] != "msg":
+        raise ValueError(f"not a message type name: {msgtype!r}")
+    try:
+        return getattr(importlib.import_module(f"{parts[0]}.msg"), parts[2])
+    except (ImportError, AttributeError) as exc:
+        raise ValueError(f"message type {msgtype} is not installed") from exc
+
+
+class BagWriter:
+    def __init__(self, path: Path, storage: str = "mcap", compress: bool = False) -> None:
+        if storage not in STORAGES:
+            raise ValueError(f"storage must be one of {sorted(STORAGES)}")
+        if Path(path).exists():
+            raise FileExistsError(f"{path} exists; choose a new bag path")
+        self._writer = Writer(path, version=9, storage_plugin=STORAGES[storage])
+        if compress:
+            self._writer.set_compression(CompressionMode.MESSAGE, CompressionFormat.ZSTD)
+        self._writer.open()
+        self._connections: dict[str, Any] = {}
+
+    def write(self, topic: str, msg: Any, t_ns: int) -> None:
+        from rclpy.serialization import serialize_message
+
+        self.write_raw(topic, msgtype_of(msg), serialize_message(msg), t_ns)
+
+    def write_typed(self, topic: str, msg: Any, t_ns: int) -> None:
+        """Write a rosbags typestore message (see ``waste_sorting.bags.messages``)."""
+        self.write_raw(topic, msg.__msgtype__, bytes(TYPESTORE.serialize_cdr(msg, msg.__msgtype__)), t_ns)
+
+    def set_custom_data(self, key: str, value: str) -> None:
+        self._writer.set_custom_data(key, value)
+
+    def write_raw(self, topic: str, msgtype: str, data: bytes, t_ns: int) -> None:
+        conn = self._connections.get(topic)
+        if conn is None:
+            conn = self._writer.add_connection(topic, msgtype, typestore=TYPESTORE)
+            self._connections[topic] = conn
+        self._writer.write(conn, t_ns, data)
+
+    def close(self) -> None:
+        self._writer.close()
+
+    def __enter__(self) -> BagWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+@dataclass(frozen=True)
+class BagMessage:
+    topic: str
+    msgtype: str
+    t_ns: int
+    data: bytes
+
+    def deserialize(self) -> Any:
+        from rclpy.serialization import deserialize_message
+
+        return deserialize_message(self.data, message_class(self.msgtype))
+
+
+def topics(path: Path) -> dict[str, str]:
+    """Topic -> message type of a bag."""
+    with Reader(path) as reader:
+        return {c.topic: c.msgtype for c in reader.connections}
+
+
+def read(path: Path, only: Iterable[str] | None = None) -> Iterator[BagMessage]:
+    """Messages in time order, optionally only some topics."""
+    wanted = set(only) if only is not None else None
+    with Reader(path) as reader:
+        conns = [c for c in reader.connections if wanted is None or c.topic in wanted]
+        for conn, t_ns, data in reader.messages(connections=conns):
+            yield BagMessage(conn.topic, conn.msgtype, t_ns, bytes(data))

@@ -1,0 +1,87 @@
+"""`waste-sorting record`: record live topics into a rosbag2 bag (for machines without rosbag2).
+
+Subscriptions are raw (serialized bytes, no decoding), so any message type
+is recorded exactly as it travelled; types come from the ROS graph.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+from waste_sorting.bags.io import STORAGES, BagWriter
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("topics", nargs="*", help="topics to record (default: every topic seen)")
+    p.add_argument("--out", type=Path, required=True, help="bag folder to create")
+    p.add_argument("--duration", type=float, default=0.0, help="seconds (0: until Ctrl-C)")
+    p.add_argument("--storage", default="mcap", choices=sorted(STORAGES))
+    p.add_argument("--compress", action="store_true")
+    p.add_argument("--discovery", type=float, default=2.0, help="seconds to wait for topics to appear")
+
+
+def record(out: Path, topics: list[str], duration: float, storage: str = "mcap", compress: bool = False,
+           discovery: float = 2.0) -> dict[str, int]:
+    import rclpy
+    from rclpy.executors import SingleThreadedExecutor
+    from rclpy.qos import qos_profile_sensor_data
+
+    from waste_sorting.bags.io import message_class
+
+    own_context = not rclpy.ok()
+    if own_context:
+        rclpy.init()
+    node = rclpy.create_node("bag_record")
+    wanted = {"/" + t.lstrip("/") for t in topics}
+    counts: dict[str, int] = {}
+    subscribed: set[str] = set()
+    writer = BagWriter(out, storage, compress)
+    executor = SingleThreadedExecutor()
+    executor.add_node(node)
+
+    def subscribe_new() -> None:
+        for name, types in node.get_topic_names_and_types():
+            if name in subscribed or (wanted and name not in wanted) or name in ("/rosout", "/parameter_events"):
+                continue
+            msgtype = types[0]
+            try:
+                cls = message_class(msgtype)
+            except ValueError:
+                node.get_logger().warning(f"cannot record {name}: type {msgtype} not installed")
+                subscribed.add(name)
+                continue
+
+            def on_msg(data: bytes, topic: str = name, mt: str = msgtype) -> None:
+                writer.write_raw(topic, mt, data, node.get_clock().now().nanoseconds)
+                counts[topic] = counts.get(topic, 0) + 1
+
+            qos = qos_profile_sensor_data if "image" in name else 100
+            node.create_subscription(cls, name, on_msg, qos, raw=True)
+            subscribed.add(name)
+
+    try:
+        end = time.monotonic() + duration if duration > 0 else float("inf")
+        next_scan = 0.0
+        start = time.monotonic()
+        while time.monotonic() < end:
+            if time.monotonic() >= next_scan:
+                subscribe_new()
+                next_scan = time.monotonic() + (0.2 if time.monotonic() - start < discovery else 1.0)
+            executor.spin_once(timeout_sec=0.05)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        writer.close()
+        node.destroy_node()
+        if own_context:
+            rclpy.shutdown()
+    return counts
+
+
+def run(args: argparse.Namespace) -> int:
+    counts = record(args.out, args.topics, args.duration, args.storage, args.compress, args.discovery)
+    for topic, n in sorted(counts.items()):
+        print(f"{topic}: {n} messages")
+    return 0

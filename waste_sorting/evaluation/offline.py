@@ -1,0 +1,319 @@
+"""`waste-sorting evaluate`: run the cell's core over a bag in simulated time and score it.
+
+The same core code as the nodes (segmentation + classification, tracker,
+pick planning, command checks) runs frame by frame in the bag's time; FIRE
+commands go through the real protocol framing into the controller's firmware
+logic driven by the same simulated clock, so pulses execute exactly when that
+firmware would execute them. No wall clock is involved: the same bag and the
+same params give the same result (the processing-time figures aside).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from waste_sorting import paths
+from waste_sorting.bags import io as bagio
+from waste_sorting.evaluation.scoring import ExecutedPulse, TruthItem, hits, score
+from waste_sorting.itemlist import ItemStatus, MissReason
+from waste_sorting.nodes import actuator as actuator_node
+from waste_sorting.nodes import classifier as classifier_node
+from waste_sorting.nodes import tracker as tracker_node
+from waste_sorting.nodes.classifier import _detector_parts
+from waste_sorting.nodes.tracker import _build as build_tracker_parts
+from waste_sorting.params_file import node_values
+from waste_sorting.protocol.controller import ControllerCore, Pulse
+from waste_sorting.protocol.frames import Frame, FrameDecoder, MsgType, encode_frame
+from waste_sorting.scheduling.commands import command_for
+from waste_sorting.tracking.odometry import BeltOdometry
+from waste_sorting.tracking.tracker import ConveyorTracker
+from waste_sorting.vision.item_detector import ItemDetector
+from waste_sorting.vision.segmentation import BeltSegmenter
+
+POLL_STEP = 0.005  # s: the tracker node's timer period
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("bag", type=Path, help="rosbag2 folder (MCAP or sqlite3)")
+    p.add_argument("--params", type=Path, default=None, help="params file (default: config/sorting_cell.yaml)")
+    p.add_argument("--model", type=Path, default=None, help="ONNX model (default: the params file's)")
+    p.add_argument("--json", type=Path, help="write the scores as JSON")
+    p.add_argument("--plots", type=Path, help="write PNG plots into this folder")
+    p.add_argument("--image-topic", default="/camera/image_raw")
+    p.add_argument("--encoder-topic", default="/belt/encoder")
+    p.add_argument("--truth-topic", default="/sim/ground_truth")
+
+
+@dataclass
+class OfflineCell:
+    """The four nodes' core logic wired together in one simulated clock."""
+
+    detector: ItemDetector
+    tracker: ConveyorTracker
+    controller: ControllerCore
+    actuator: dict[str, Any]
+    speed_source: str
+    decisions: list[np.void] = field(default_factory=list)
+    fired: list[np.void] = field(default_factory=list)
+    pulses: list[Pulse] = field(default_factory=list)
+    frame_seconds: list[float] = field(default_factory=list)
+    decision_latency: list[float] = field(default_factory=list)
+    now: float | None = None
+    _seq: int = 0
+
+    def on_encoder(self, t: float, travel: float, speed: float | None) -> None:
+        if self.speed_source == "encoder":
+            self.tracker.odometry.add_sample(t, travel, speed)
+
+    def on_frame(self, frame: np.ndarray, stamp: float) -> None:
+        if self.now is None:
+            self.now = stamp
+            if self.speed_source == "fixed":
+                self.tracker.odometry.set_speed(self.tracker.odometry.speed, stamp)
+        self.advance(stamp)
+        t0 = time.perf_counter()
+        result = self.detector.process(frame, stamp)
+        self.frame_seconds.append(time.perf_counter() - t0)
+        self.tracker.update(result.records, stamp)
+        if self.speed_source == "estimated" and self.tracker.measured_speed is not None:
+            self.tracker.odometry.set_speed(self.tracker.measured_speed, stamp)
+
+    def advance(self, until: float) -> None:
+        """Run the tracker's timer and the controller up to time ``until``."""
+        assert self.now is not None
+        while self.now + POLL_STEP <= until + 1e-9:
+            self.now += POLL_STEP
+            self._tick(self.now)
+
+    def _tick(self, now: float) -> None:
+        for d in self.tracker.poll(now):
+            rec = d.record.copy()
+            self.decisions.append(rec)
+            self.decision_latency.append(d.latency)
+            if rec["status"] == ItemStatus.REQUESTED:
+                self._fire(rec, now)
+        for p in self.controller.pop_due(int(round(now * 1e6))):
+            self.pulses.append(Pulse(p.item_id, p.ejector, p.valve_first, p.valve_count, p.ctrl_time_us / 1e6,
+                                     p.ctrl_time_us, p.duration, p.x, p.y))
+
+    def _fire(self, rec: np.void, now: float) -> None:
+        cmd = command_for(rec, now, self.tracker.geometry, self.actuator["min_lead"], self.actuator["enabled"],
+                          True)
+        if isinstance(cmd, MissReason):
+            rec["status"], rec["reason"] = ItemStatus.MISSED, cmd
+            self.fired.append(rec)
+            return
+        self._seq = (self._seq + 1) & 0xFFFF
+        # Through the real framing, as on the wire; the controller clock is the bag's clock in µs.
+        wire = encode_frame(Frame(cmd.mtype, self._seq, cmd.payload(int(round(float(rec["fire_time"]) * 1e6)))))
+        (frame,) = FrameDecoder().feed(wire)
+        if not self.controller.armed:
+            self.controller.handle(Frame(MsgType.ARM, 0), int(now * 1e6))
+        reply = self.controller.handle(frame, int(round(now * 1e6)))
+        rec["valve_first"], rec["valve_count"] = cmd.valve_first, cmd.valve_count
+        if reply is not None and reply[0] == MsgType.ACK:
+            rec["status"], rec["reason"] = ItemStatus.SORTED, MissReason.NONE
+        else:
+            rec["status"], rec["reason"] = ItemStatus.MISSED, MissReason.NAK
+        self.fired.append(rec)
+
+
+def build_cell(params_file: Path, model: Path | None) -> tuple[OfflineCell, dict[str, Any]]:
+    from waste_sorting.inference.classifier import ImageClassifier
+
+    cv = node_values(params_file, "classifier", classifier_node.PARAMS)
+    tv = node_values(params_file, "tracker", tracker_node.PARAMS)
+    av = node_values(params_file, "actuator", actuator_node.PARAMS)
+    clf = ImageClassifier(model or paths.resolve(cv["model"], paths.default_model()), cv["backend"], cv["threads"])
+    homography, seg, det = _detector_parts(cv)
+    cfg, bins, geom = build_tracker_parts(tv)
+    odometry = BeltOdometry(tv["belt_speed"])
+    cell = OfflineCell(ItemDetector(BeltSegmenter(seg), homography, clf, det),
+                       ConveyorTracker(cfg, bins, geom, odometry),
+                       ControllerCore(ejectors=max(8, len(geom.x)), valves_per_ejector=max(32, geom.valve_count)),
+                       av, tv["speed_source"])
+    return cell, {"classifier": cv, "tracker": tv, "actuator": av}
+
+
+def truth_items(samples: dict[int, list[tuple[float, np.void]]], view_x_max: float) -> list[TruthItem]:
+    """Ground-truth trajectories of items that crossed the whole camera view during the bag."""
+    out = []
+    for item_id, rows in samples.items():
+        t = np.array([r[0] for r in rows])
+        x = np.array([float(r[1]["x"]) for r in rows])
+        last = rows[-1][1]
+        entered = x[0] - float(last["length"]) / 2 <= 0.05
+        crossed = x[-1] - float(last["length"]) / 2 >= view_x_max
+        if entered and crossed and len(t) >= 2:
+            out.append(TruthItem(item_id, int(last["class_id"]), float(last["y"]), float(last["length"]),
+                                 float(last["width"]), t, x))
+    return out
+
+
+def evaluate(bag: Path, params_file: Path | None = None, model: Path | None = None,
+             image_topic: str = "/camera/image_raw", encoder_topic: str = "/belt/encoder",
+             truth_topic: str = "/sim/ground_truth") -> dict[str, Any]:
+    from waste_sorting.ros.messages import cloud_to_items, image_to_bgr, to_sec
+
+    params_file = params_file or paths.default_params_file()
+    cell, values = build_cell(params_file, model)
+    classes = cell.detector.classifier.classes if cell.detector.classifier else []
+    truth_samples: dict[int, list[tuple[float, np.void]]] = defaultdict(list)
+    wall0 = time.perf_counter()
+    frames = rejected = 0
+    for m in bagio.read(bag, {image_topic, encoder_topic, truth_topic}):
+        msg = m.deserialize()
+        if m.topic == image_topic:
+            try:
+                img = image_to_bgr(msg)
+            except ValueError:
+                rejected += 1
+                continue
+            cell.on_frame(img, to_sec(msg.header.stamp))
+            frames += 1
+        elif m.topic == encoder_topic and msg.position:
+            cell.on_encoder(to_sec(msg.header.stamp), float(msg.position[0]),
+                            float(msg.velocity[0]) if msg.velocity else None)
+        elif m.topic == truth_topic:
+            for rec in cloud_to_items(msg):
+                truth_samples[int(rec["item_id"])].append((float(rec["stamp"]), rec))
+    if cell.now is None:
+        raise ValueError(f"{bag}: no images on {image_topic}")
+    geom = cell.tracker.geometry
+    cell.advance(cell.now + (max(geom.x) + 0.8) / max(cell.tracker.odometry.speed, 0.2) + 0.5)
+    wall = time.perf_counter() - wall0
+    frame_ms = np.array(cell.frame_seconds) * 1e3
+    base: dict[str, Any] = {
+        "bag": str(bag), "frames": frames, "rejected_frames": rejected, "classes": classes,
+        "items_decided": len(cell.decisions), "picks_fired": len(cell.pulses),
+        "picks_per_bin": dict(Counter(f"{geom.x.index(geom.x[p.ejector])}" for p in cell.pulses)),
+        "decisions": dict(Counter(f"{ItemStatus(int(d['status'])).name}/{MissReason(int(d['reason'])).name}"
+                                  for d in cell.decisions)),
+        "latency_ms": {
+            "frame_p50": float(np.percentile(frame_ms, 50)), "frame_p99": float(np.percentile(frame_ms, 99)),
+            "decision_p50": float(np.percentile(cell.decision_latency, 50) * 1e3) if cell.decision_latency
+            else None,
+            "decision_p99": float(np.percentile(cell.decision_latency, 99) * 1e3) if cell.decision_latency
+            else None},
+        "wall_seconds": wall, "frames_per_second": frames / wall if wall > 0 else None,
+    }
+    bin_classes = list(cell.tracker.bins.ejector_class)
+    base["picks_per_bin"] = {bin_classes[int(k)] if int(k) < len(bin_classes) else k: v
+                             for k, v in base["picks_per_bin"].items()}
+    truth = truth_items(truth_samples, cell.tracker.cfg.view_x_max)
+    if not truth:
+        base["ground_truth"] = False
+        base["note"] = "no ground truth in this bag: accuracy, purity and recovery need ground truth"
+        return base
+    base.update(_score_against_truth(cell, truth, classes, bin_classes, geom))
+    return base
+
+
+def _score_against_truth(cell: OfflineCell, truth: list[TruthItem], classes: list[str], bin_classes: list[str],
+                         geom: Any) -> dict[str, Any]:
+    pulses = [ExecutedPulse(p.ejector, p.valve_first, p.valve_count, p.wall_time, p.duration, p.item_id)
+              for p in cell.pulses]
+    result = score(truth, pulses, geom, classes, bin_classes, geom.latency)
+    # Which truth item did each decision refer to? The nearest at the decision's stamp.
+    matched: dict[int, np.void] = {}
+    for d in cell.decisions:
+        t = float(d["stamp"])
+        best = min(truth, key=lambda it: abs(it.x_at(t) - float(d["x"])) + abs(it.y - float(d["y"])))
+        if abs(best.x_at(t) - float(d["x"])) < 0.06 and abs(best.y - float(d["y"])) < 0.06:
+            matched.setdefault(best.item_id, d)
+    n = len(classes)
+    cm = np.zeros((n, n + 1), np.int64)  # last column: unclassified
+    for it in truth:
+        d = matched.get(it.item_id)
+        if d is not None and 0 <= it.class_id < n:
+            pred = int(d["class_id"])
+            cm[it.class_id, pred if 0 <= pred < n else n] += 1
+    detected = len(matched)
+    fired_by_item = {int(f["item_id"]): f for f in cell.fired}
+    missed = []
+    for it in truth:
+        name = classes[it.class_id] if 0 <= it.class_id < n else str(it.class_id)
+        target = bin_classes.index(name) if name in bin_classes else -1
+        got = result.bins[it.item_id]
+        if got == target:
+            continue
+        d = matched.get(it.item_id)
+        if d is None:
+            reason = "not detected"
+        elif got >= 0:
+            reason = f"ended in the {bin_classes[got]} bin"
+            reason += " (wrong class)" if int(d["class_id"]) != it.class_id else " (hit by a neighbour's pulse)"
+        elif int(d["status"]) in (ItemStatus.PASSED, ItemStatus.MISSED):
+            reason = MissReason(int(d["reason"])).name.lower()
+        elif 0 <= int(d["class_id"]) < n and classes[int(d["class_id"])] != name:
+            reason = f"classified as {classes[int(d['class_id'])]}"
+        else:
+            f = fired_by_item.get(int(d["item_id"]))
+            if f is not None and int(f["status"]) == ItemStatus.MISSED:
+                reason = MissReason(int(f["reason"])).name.lower()
+            else:
+                pulse = next((p for p in pulses if p.item_id == int(d["item_id"])), None)
+                reason = "pulse missed the item" if pulse is not None and not hits(pulse, it, geom, geom.latency) \
+                    else "not ejected"
+        missed.append({"item_id": it.item_id, "class": name, "reason": reason})
+    summ = result.summary()
+    return {
+        "ground_truth": True,
+        "items": len(truth),
+        "detection_recall": detected / len(truth),
+        "classification_accuracy": float(np.trace(cm[:, :n]) / cm.sum()) if cm.sum() else None,
+        "per_class_accuracy": {classes[i]: float(cm[i, i] / cm[i].sum()) if cm[i].sum() else None for i in range(n)},
+        "confusion": cm.tolist(),
+        "purity": summ["purity"], "recovery": summ["recovery"],
+        "right_bin": summ["right_bin"], "wrong_bin": summ["wrong_bin"], "missed_count": summ["missed"],
+        "timing_error_ms": summ["timing_error_ms"], "position_error_mm": summ["position_error_mm"],
+        "pulses_hit": summ["pulses_hit"], "pulses_empty": summ["pulses_empty"],
+        "missed": missed,
+        "_timing_errors": result.timing_error_ms, "_truth": truth,
+    }
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    result = evaluate(args.bag, args.params, args.model, args.image_topic, args.encoder_topic, args.truth_topic)
+    truth = result.pop("_truth", None)
+    timing = result.pop("_timing_errors", None)
+    if args.plots and truth is not None:
+        from waste_sorting.evaluation.plots import write_plots
+
+        write_plots(args.plots, result, timing or [], truth)
+    print_summary(result)
+    if args.json:
+        args.json.write_text(json.dumps(result, indent=2, default=float))
+    return result
+
+
+def _fmt(v: Any, f: str = "{:.3f}") -> str:
+    return "n/a" if v is None else f.format(v)
+
+
+def print_summary(r: dict[str, Any]) -> None:
+    print(f"bag {r['bag']}: {r['frames']} frames, {r['items_decided']} items decided, {r['picks_fired']} picks fired")
+    print("decisions: " + ", ".join(f"{k} {v}" for k, v in sorted(r["decisions"].items())))
+    print(f"frame processing ms p50 {_fmt(r['latency_ms']['frame_p50'], '{:.1f}')} "
+          f"p99 {_fmt(r['latency_ms']['frame_p99'], '{:.1f}')}; {_fmt(r['frames_per_second'], '{:.1f}')} frames/s")
+    if not r.get("ground_truth"):
+        print(r["note"])
+        return
+    print(f"items {r['items']}: detection recall {_fmt(r['detection_recall'])}, classification accuracy "
+          f"{_fmt(r['classification_accuracy'])}")
+    print("purity: " + ", ".join(f"{k} {_fmt(v)}" for k, v in r["purity"].items()))
+    print("recovery: " + ", ".join(f"{k} {_fmt(v)}" for k, v in r["recovery"].items()))
+    print(f"eject timing error |ms| p50 {_fmt(r['timing_error_ms']['p50'], '{:.2f}')} "
+          f"p99 {_fmt(r['timing_error_ms']['p99'], '{:.2f}')}; position error |mm| "
+          f"p50 {_fmt(r['position_error_mm']['p50'], '{:.2f}')} p99 {_fmt(r['position_error_mm']['p99'], '{:.2f}')}")
+    print(f"right bin {r['right_bin']}, wrong bin {r['wrong_bin']}, missed {r['missed_count']}")
+    for m in r["missed"][:20]:
+        print(f"  missed item {m['item_id']} ({m['class']}): {m['reason']}")
