@@ -12,10 +12,10 @@ NODES = ("camera_driver", "classifier", "tracker", "actuator")
 
 
 def start_nodes(params_file: Path, overrides: dict[str, list[str]], log_dir: Path,
-                extra_env: dict[str, str] | None = None) -> list[subprocess.Popen]:
+                extra_env: dict[str, str] | None = None, only: tuple[str, ...] = NODES) -> list[subprocess.Popen]:
     env = dict(os.environ, PYTHONUNBUFFERED="1", **(extra_env or {}))
     procs = []
-    for name in NODES:
+    for name in only:
         args = [sys.executable, "-m", f"waste_sorting.nodes.{name}", "--ros-args", "--params-file",
                 str(params_file)]
         for item in overrides.get(name, []):

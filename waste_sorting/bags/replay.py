@@ -26,7 +26,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--topics", nargs="*", help="only these topics")
     p.add_argument("--remap", action="append", default=[], metavar="FROM:=TO", help="rename a topic")
     p.add_argument("--no-clock", action="store_true", help="do not publish /clock")
-    p.add_argument("--start-delay", type=float, default=0.5, help="seconds to let subscribers connect")
+    p.add_argument("--start-delay", type=float, default=2.0,
+                   help="wait up to this long for every topic to have a subscriber before playing")
 
 
 def parse_remaps(items: list[str]) -> dict[str, str]:
@@ -40,7 +41,7 @@ def parse_remaps(items: list[str]) -> dict[str, str]:
 
 
 def replay(bag: Path, rate: float = 1.0, loop: bool = False, topics: list[str] | None = None,
-           remaps: dict[str, str] | None = None, clock: bool = True, start_delay: float = 0.5) -> int:
+           remaps: dict[str, str] | None = None, clock: bool = True, start_delay: float = 2.0) -> int:
     """Publish the bag; returns how many messages were sent."""
     import rclpy
     from rclpy.qos import QoSDurabilityPolicy, QoSProfile, QoSReliabilityPolicy
@@ -65,7 +66,10 @@ def replay(bag: Path, rate: float = 1.0, loop: bool = False, topics: list[str] |
     clock_pub = node.create_publisher(Clock, "/clock", 10) if clock else None
     sent = 0
     try:
-        time.sleep(start_delay)
+        deadline = time.monotonic() + start_delay
+        while time.monotonic() < deadline and any(p.get_subscription_count() == 0 for p in pubs.values()):
+            time.sleep(0.05)
+        time.sleep(0.2)  # matched is not yet ready to receive: give the readers a moment
         while True:
             first_ns: int | None = None
             wall0 = time.monotonic()

@@ -95,11 +95,10 @@ class OfflineCell:
 
     def _tick(self, now: float) -> None:
         for d in self.tracker.poll(now):
-            rec = d.record.copy()
-            self.decisions.append(rec)
+            self.decisions.append(d.record.copy())
             self.decision_latency.append(d.latency)
-            if rec["status"] == ItemStatus.REQUESTED:
-                self._fire(rec, now)
+            if d.record["status"] == ItemStatus.REQUESTED:
+                self._fire(d.record.copy(), now)
         for p in self.controller.pop_due(int(round(now * 1e6))):
             self.pulses.append(Pulse(p.item_id, p.ejector, p.valve_first, p.valve_count, p.ctrl_time_us / 1e6,
                                      p.ctrl_time_us, p.duration, p.x, p.y))

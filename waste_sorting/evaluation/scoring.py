@@ -86,7 +86,8 @@ class Score:
             return float(np.percentile(np.abs(values), q)) if values else None
 
         return {
-            "purity": {**{k: v["purity"] for k, v in self.per_bin.items()}, "overall": _none_if_nan(self.purity_overall)},
+            "purity": {**{k: v["purity"] for k, v in self.per_bin.items()},
+                       "overall": _none_if_nan(self.purity_overall)},
             "recovery": {**{k: v["recovery"] for k, v in self.per_class.items()},
                          "overall": _none_if_nan(self.recovery_overall)},
             "right_bin": self.right, "wrong_bin": self.wrong, "missed": self.missed,

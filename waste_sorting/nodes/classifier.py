@@ -35,6 +35,10 @@ PARAMS = (
     Param("split_touching", True, "split touching items with a watershed"),
     Param("classify_band", [0.15, 0.85], "classify items whose centre is within this fraction of the width",
           "", 0.0, 1.0),
+    Param("image_queue_depth", 1, "frames queued while busy; the oldest is dropped beyond this (1: always the "
+          "newest frame)", "", 1, 100, read_only=True),
+    Param("image_reliable", False, "subscribe to images RELIABLE (lossless replay; the publisher must be "
+          "reliable too) instead of BEST_EFFORT (sensor data)", read_only=True),
     Param("publish_debug_image", False, "publish classifier/debug_image with boxes and labels"),
 )
 
@@ -64,9 +68,10 @@ class Classifier(Node):
         homography, seg, det = _detector_parts(self.values)
         self.detector = ItemDetector(BeltSegmenter(seg), homography, self.model, det)
         parameters.watch(self, PARAMS, self.values, self._apply)
-        depth1 = QoSProfile(history=QoSHistoryPolicy.KEEP_LAST, depth=1,
-                            reliability=QoSReliabilityPolicy.BEST_EFFORT)
-        self.sub = self.create_subscription(Image, "camera/image_raw", self._on_image, depth1)
+        frames_qos = QoSProfile(history=QoSHistoryPolicy.KEEP_LAST, depth=self.values["image_queue_depth"],
+                                reliability=QoSReliabilityPolicy.RELIABLE if self.values["image_reliable"]
+                                else QoSReliabilityPolicy.BEST_EFFORT)
+        self.sub = self.create_subscription(Image, "camera/image_raw", self._on_image, frames_qos)
         self.pub = self.create_publisher(PointCloud2, "items/detected", 10)
         self.debug_pub = self.create_publisher(Image, "classifier/debug_image", 1)
         self.diag = Diagnostics(self)
