@@ -69,7 +69,7 @@ def run(args: argparse.Namespace) -> SimRunReport | None:
     from waste_sorting.nodes.camera_driver import CameraDriver
     from waste_sorting.nodes.classifier import Classifier
     from waste_sorting.nodes.tracker import Tracker
-    from waste_sorting.protocol.emulator import ControllerEmulator
+    from waste_sorting.protocol.emulator import EmulatorProcess
 
     params = args.params or paths.default_params_file()
     if not params.is_file():
@@ -77,7 +77,7 @@ def run(args: argparse.Namespace) -> SimRunReport | None:
     emulator = None
     port = args.port
     if args.sim:
-        emulator = ControllerEmulator()
+        emulator = EmulatorProcess()
         port = emulator.start()
         print(f"controller emulator on {port}")
     ros_args = ["--ros-args", "--params-file", str(params)]
@@ -116,12 +116,14 @@ def run(args: argparse.Namespace) -> SimRunReport | None:
         drain = (max(tracker.core.geometry.x) + 0.6) / speed + 0.3
         time.sleep(min(drain, 30.0))
         executor.shutdown(timeout_sec=2.0)
+        spin.join(timeout=5.0)
         if not args.sim:
             return None
         assert emulator is not None and camera.sim is not None and camera.t0 is not None
+        pulses = emulator.stop()
         report = build_sim_report(
             sim=camera.sim, t0_wall=camera.t0, wall_start=wall_start, camera_end=camera_end,
-            pulses=emulator.pulses_snapshot(), geometry=tracker.core.geometry,
+            pulses=pulses, geometry=tracker.core.geometry,
             classes=classifier.model.classes, bin_classes=list(tracker.core.bins.ejector_class),
             decisions=tracker.core.stats.decisions, actuator_outcomes=dict(actuator.outcomes),
             latencies=np.array(tracker.decision_latency), valve_latency=tracker.core.geometry.latency,
@@ -137,4 +139,4 @@ def run(args: argparse.Namespace) -> SimRunReport | None:
             n.destroy_node()
         rclpy.shutdown(context=context)
         if emulator is not None:
-            emulator.close()
+            emulator.stop()

@@ -157,3 +157,39 @@ class ControllerEmulator:
             with self._lock:
                 for p in self.core.pop_due(self.now_us()):
                     self.pulses.append(replace(p, wall_time=time.time()))
+
+
+def _serve_in_process(conn: object, kwargs: dict) -> None:  # pragma: no cover - runs in the child
+    emu = ControllerEmulator(**kwargs)
+    conn.send(emu.start())  # type: ignore[attr-defined]
+    conn.recv()  # type: ignore[attr-defined]  # block until asked to stop
+    pulses = emu.pulses_snapshot()
+    emu.close()
+    conn.send(pulses)  # type: ignore[attr-defined]
+
+
+class EmulatorProcess:
+    """The emulator in its own process, like a real controller: no shared GIL with the cell,
+    so the pulses' timing is the emulated firmware's, not the host's scheduling."""
+
+    def __init__(self, **kwargs: object) -> None:
+        import multiprocessing as mp
+
+        ctx = mp.get_context("spawn")
+        self._conn, child = ctx.Pipe()
+        self._proc = ctx.Process(target=_serve_in_process, args=(child, kwargs), daemon=True)
+        self.port = ""
+
+    def start(self) -> str:
+        self._proc.start()
+        self.port = self._conn.recv()
+        return self.port
+
+    def stop(self) -> list[Pulse]:
+        """Stop the emulator and return every pulse it executed."""
+        if not self._proc.is_alive():
+            return []
+        self._conn.send("stop")
+        pulses = self._conn.recv()
+        self._proc.join(timeout=5)
+        return pulses

@@ -51,7 +51,9 @@ class ItemDetector:
         if n == 0:
             return FrameResult(rec, blobs, classified)
         h, w = frame.shape[:2]
-        centres = np.array([[b.cx, b.cy] for b in blobs])
+        # The box centre, not the silhouette's centroid: the pulse must span the item's extent
+        # along the belt, from leading to trailing edge, whatever its shape.
+        centres = np.array([[(b.x0 + b.x1) / 2, (b.y0 + b.y1) / 2] for b in blobs])
         belt_c = self.homography.to_belt(centres)
         # Extents: map the four bbox corners of every blob at once.
         corners = np.array([[[b.x0, b.y0], [b.x1, b.y0], [b.x0, b.y1], [b.x1, b.y1]] for b in blobs], float)
