@@ -5,13 +5,13 @@ from __future__ import annotations
 import time
 
 import numpy as np
-import yaml
 import pytest
 import rclpy
+import yaml
+from cellproc import start_nodes, stop_nodes
 from rclpy.node import Node
 from sensor_msgs.msg import PointCloud2
 
-from cellproc import start_nodes, stop_nodes
 from waste_sorting.bags.replay import replay
 from waste_sorting.bags.simbag import write_sim_bag
 from waste_sorting.evaluation.offline import evaluate
