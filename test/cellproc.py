@@ -25,6 +25,16 @@ def start_nodes(params_file: Path, overrides: dict[str, list[str]], log_dir: Pat
     return procs
 
 
+def spin_for(node: object, seconds: float) -> None:
+    import time
+
+    import rclpy
+
+    end = time.time() + seconds
+    while time.time() < end:
+        rclpy.spin_once(node, timeout_sec=0.05)
+
+
 def stop_nodes(procs: list[subprocess.Popen], timeout: float = 10.0) -> None:
     for p in procs:
         if p.poll() is None:

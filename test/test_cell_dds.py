@@ -8,7 +8,7 @@ from collections import defaultdict
 import numpy as np
 import pytest
 import rclpy
-from cellproc import start_nodes, stop_nodes
+from cellproc import spin_for, start_nodes, stop_nodes
 from rclpy.node import Node
 from sensor_msgs.msg import PointCloud2
 
@@ -54,9 +54,7 @@ def test_four_nodes_sort_known_items_over_dds(repo, tmp_path):
             dead = [p.args[2] for p in procs if p.poll() is not None]
             assert not dead, f"node processes died: {dead}; logs in {tmp_path}"
         stop_nodes(procs[:1])  # camera off; let the picks in flight fire
-        end = time.time() + 2.0
-        while time.time() < end:
-            rclpy.spin_once(listener, timeout_sec=0.05)
+        spin_for(listener, 2.0)
     finally:
         stop_nodes(procs)
         listener.destroy_node()

@@ -203,6 +203,9 @@ def evaluate(bag: Path, params_file: Path | None = None, model: Path | None = No
             "decision_p99": float(np.percentile(cell.decision_latency, 99) * 1e3) if cell.decision_latency
             else None},
         "wall_seconds": wall, "frames_per_second": frames / wall if wall > 0 else None,
+        "picks": [{"item_id": int(d["item_id"]), "ejector": int(d["ejector"]), "class_id": int(d["class_id"]),
+                   "fire_time": float(d["fire_time"]), "pulse": float(d["pulse"])}
+                  for d in cell.decisions if d["status"] == ItemStatus.REQUESTED],
     }
     bin_classes = list(cell.tracker.bins.ejector_class)
     base["picks_per_bin"] = {bin_classes[int(k)] if int(k) < len(bin_classes) else k: v
