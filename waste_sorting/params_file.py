@@ -27,11 +27,16 @@ def _sections(data: dict[str, Any], node: str) -> list[dict[str, Any]]:
     return wildcard + own
 
 
-def node_values(params_file: Path, node: str, specs: Sequence[Param]) -> dict[str, Any]:
+def node_values(params_file: Path, node: str, specs: Sequence[Param],
+                overrides: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The node's parameter values from the file, then ``overrides`` (each checked against its spec)."""
     data = yaml.safe_load(Path(params_file).read_text())
     values = {p.name: p.default for p in specs}
     table = {p.name: p for p in specs}
-    for section in _sections(data, node):
+    unknown = set(overrides or {}) - set(table)
+    if unknown:
+        raise ValueError(f"{node} has no parameter(s) {sorted(unknown)}")
+    for section in [*_sections(data, node), overrides or {}]:
         for name, value in section.items():
             if name not in table:
                 continue

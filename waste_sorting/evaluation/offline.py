@@ -50,6 +50,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--image-topic", default="/camera/image_raw")
     p.add_argument("--encoder-topic", default="/belt/encoder")
     p.add_argument("--truth-topic", default="/sim/ground_truth")
+    p.add_argument("--set", action="append", default=[], metavar="NODE.PARAM=VALUE",
+                   help="override a parameter, e.g. tracker.speed_source=encoder (YAML value)")
 
 
 @dataclass
@@ -65,6 +67,8 @@ class OfflineCell:
     fired: list[np.void] = field(default_factory=list)
     pulses: list[Pulse] = field(default_factory=list)
     frame_seconds: list[float] = field(default_factory=list)
+    speed_warnings: list[str] = field(default_factory=list)
+    speed_tolerance: float = 0.05
     decision_latency: list[float] = field(default_factory=list)
     now: float | None = None
     _seq: int = 0
@@ -85,6 +89,9 @@ class OfflineCell:
         self.tracker.update(result.records, stamp)
         if self.speed_source == "estimated" and self.tracker.measured_speed is not None:
             self.tracker.odometry.set_speed(self.tracker.measured_speed, stamp)
+        warning = self.tracker.speed_mismatch(self.speed_tolerance, stamp)
+        if warning:
+            self.speed_warnings.append(warning)
 
     def advance(self, until: float) -> None:
         """Run the tracker's timer and the controller up to time ``until``."""
@@ -125,12 +132,28 @@ class OfflineCell:
         self.fired.append(rec)
 
 
-def build_cell(params_file: Path, model: Path | None) -> tuple[OfflineCell, dict[str, Any]]:
+def parse_overrides(items: list[str]) -> dict[str, dict[str, Any]]:
+    """['tracker.belt_speed=1.8', ...] -> {'tracker': {'belt_speed': 1.8}}."""
+    import yaml
+
+    out: dict[str, dict[str, Any]] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        node, dot, name = key.partition(".")
+        if not sep or not dot or node not in ("classifier", "tracker", "actuator"):
+            raise ValueError(f"override {item!r} must look like classifier|tracker|actuator.PARAM=VALUE")
+        out.setdefault(node, {})[name] = yaml.safe_load(value)
+    return out
+
+
+def build_cell(params_file: Path, model: Path | None,
+               overrides: dict[str, dict[str, Any]] | None = None) -> tuple[OfflineCell, dict[str, Any]]:
     from waste_sorting.inference.classifier import ImageClassifier
 
-    cv = node_values(params_file, "classifier", classifier_node.PARAMS)
-    tv = node_values(params_file, "tracker", tracker_node.PARAMS)
-    av = node_values(params_file, "actuator", actuator_node.PARAMS)
+    overrides = overrides or {}
+    cv = node_values(params_file, "classifier", classifier_node.PARAMS, overrides.get("classifier"))
+    tv = node_values(params_file, "tracker", tracker_node.PARAMS, overrides.get("tracker"))
+    av = node_values(params_file, "actuator", actuator_node.PARAMS, overrides.get("actuator"))
     clf = ImageClassifier(model or paths.resolve(cv["model"], paths.default_model()), cv["backend"], cv["threads"])
     homography, seg, det = _detector_parts(cv)
     cfg, bins, geom = build_tracker_parts(tv)
@@ -138,7 +161,7 @@ def build_cell(params_file: Path, model: Path | None) -> tuple[OfflineCell, dict
     cell = OfflineCell(ItemDetector(BeltSegmenter(seg), homography, clf, det),
                        ConveyorTracker(cfg, bins, geom, odometry),
                        ControllerCore(ejectors=max(8, len(geom.x)), valves_per_ejector=max(32, geom.valve_count)),
-                       av, tv["speed_source"])
+                       av, tv["speed_source"], speed_tolerance=tv["speed_mismatch_warn"])
     return cell, {"classifier": cv, "tracker": tv, "actuator": av}
 
 
@@ -159,11 +182,12 @@ def truth_items(samples: dict[int, list[tuple[float, np.void]]], view_x_max: flo
 
 def evaluate(bag: Path, params_file: Path | None = None, model: Path | None = None,
              image_topic: str = "/camera/image_raw", encoder_topic: str = "/belt/encoder",
-             truth_topic: str = "/sim/ground_truth") -> dict[str, Any]:
+             truth_topic: str = "/sim/ground_truth",
+             overrides: dict[str, dict[str, Any]] | None = None) -> dict[str, Any]:
     from waste_sorting.ros.messages import cloud_to_items, image_to_bgr, to_sec
 
     params_file = params_file or paths.default_params_file()
-    cell, values = build_cell(params_file, model)
+    cell, values = build_cell(params_file, model, overrides)
     classes = cell.detector.classifier.classes if cell.detector.classifier else []
     truth_samples: dict[int, list[tuple[float, np.void]]] = defaultdict(list)
     wall0 = time.perf_counter()
@@ -202,6 +226,8 @@ def evaluate(bag: Path, params_file: Path | None = None, model: Path | None = No
             else None,
             "decision_p99": float(np.percentile(cell.decision_latency, 99) * 1e3) if cell.decision_latency
             else None},
+        "speed_warning_frames": len(cell.speed_warnings),
+        "speed_warning": cell.speed_warnings[-1] if cell.speed_warnings else None,
         "wall_seconds": wall, "frames_per_second": frames / wall if wall > 0 else None,
         "picks": [{"item_id": int(d["item_id"]), "ejector": int(d["ejector"]), "class_id": int(d["class_id"]),
                    "fire_time": float(d["fire_time"]), "pulse": float(d["pulse"])}
@@ -284,7 +310,8 @@ def _score_against_truth(cell: OfflineCell, truth: list[TruthItem], classes: lis
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
-    result = evaluate(args.bag, args.params, args.model, args.image_topic, args.encoder_topic, args.truth_topic)
+    result = evaluate(args.bag, args.params, args.model, args.image_topic, args.encoder_topic, args.truth_topic,
+                      parse_overrides(args.set))
     truth = result.pop("_truth", None)
     timing = result.pop("_timing_errors", None)
     if args.plots and truth is not None:

@@ -141,17 +141,16 @@ class Tracker(Node):
         speed.header.frame_id = "belt"
         speed.twist.linear.x = float(measured if measured is not None else configured)
         self.speed_pub.publish(speed)
-        mismatch = measured is not None and configured > 0 and \
-            abs(measured - configured) / configured > self.values["speed_mismatch_warn"]
+        mismatch = self.core.speed_mismatch(self.values["speed_mismatch_warn"], now)
         values: dict[str, Any] = {"speed_configured": configured, "speed_measured": measured or 0.0,
                                   "tracks": len(self.core.tracks), "created": self.core.stats.created,
                                   "noise_rejected": self.core.stats.rejected_noise,
                                   "bad_messages": self.bad_messages}
         for (status, reason), n in sorted(self.core.stats.decisions.items()):
             values[f"{status.lower()}_{reason.lower()}"] = n
-        msg = (f"belt speed mismatch: configured {configured:.3f} m/s, measured {measured:.3f} m/s"
-               if mismatch else "running")
-        self.diag.publish(WARN if mismatch else OK, msg, values)
+        if mismatch:
+            self.get_logger().warning(mismatch, throttle_duration_sec=10.0)
+        self.diag.publish(WARN if mismatch else OK, mismatch or "running", values)
 
 
 def main(args: list[str] | None = None) -> None:

@@ -115,6 +115,7 @@ class ConveyorTracker:
         self.tracks: list[Track] = []
         self.stats = TrackerStats()
         self.measured_speed: float | None = None
+        self._mismatch_since: float | None = None
         self._next_id = 1
 
     @property
@@ -123,6 +124,28 @@ class ConveyorTracker:
 
     def predict_x(self, tr: Track, t: float) -> float:
         return tr.x + self.odometry.travel(t) - tr.travel
+
+    def speed_mismatch(self, tolerance: float, now: float, hold: float = 1.0) -> str | None:
+        """Why the speed used for prediction disagrees with the items' measured motion, or None.
+
+        A stale configured speed (or a slipping encoder) is the classic cause of
+        missed ejections: every pulse lands early or late by the same fraction.
+        Only a disagreement that lasts ``hold`` seconds counts, so the measured
+        speed's short lag while the belt ramps is not an alarm.
+        """
+        measured, used = self.measured_speed, self.odometry.speed
+        off = measured is not None and max(measured, used) >= 0.05 and \
+            abs(measured - used) > tolerance * max(used, 1e-6)
+        if not off:
+            self._mismatch_since = None
+            return None
+        assert measured is not None
+        if self._mismatch_since is None:
+            self._mismatch_since = now
+        if now - self._mismatch_since < hold:
+            return None
+        return (f"belt speed mismatch: predicting with {used:.3f} m/s but items move at {measured:.3f} m/s "
+                f"({(measured - used) / max(used, 1e-6):+.0%})")
 
     # -- per frame -------------------------------------------------------------
     def update(self, detections: np.ndarray, stamp: float) -> None:
@@ -162,7 +185,7 @@ class ConveyorTracker:
             v = (float(d["x"]) - tr.x) / dt
             if 0 <= v < 20:
                 self.measured_speed = v if self.measured_speed is None else \
-                    0.9 * self.measured_speed + 0.1 * v
+                    0.7 * self.measured_speed + 0.3 * v
         tr.hits += 1
         n = tr.hits
         tr.x, tr.stamp, tr.travel = float(d["x"]), stamp, s_now

@@ -1,0 +1,35 @@
+"""The belt slows down mid-run: the encoder keeps ejections on target; a stale fixed speed is flagged."""
+
+import pytest
+
+from waste_sorting.bags.simbag import write_sim_bag
+from waste_sorting.evaluation.offline import evaluate
+from waste_sorting.simulation.belt import SimConfig
+from waste_sorting.simulation.speed import SpeedProfile
+
+ALL_PICKED = {"bin_min_confidence": [0.0] * 5}  # timing is under test here, not the classifier
+
+
+@pytest.fixture(scope="module")
+def slowing_bag(tmp_path_factory, demo_images):
+    out = tmp_path_factory.mktemp("speed") / "bag"
+    # 2.0 m/s, then a drive ramp down to 1.4 m/s (0.3 m/s²) while items ride to the ejectors.
+    speed = SpeedProfile([(0.0, 2.0), (3.0, 2.0), (5.0, 1.4)])
+    write_sim_bag(SimConfig(images=demo_images, speed=speed, items_per_second=2.0, seed=21), out, 9.0,
+                  compress=True)
+    return out
+
+
+def test_encoder_keeps_ejections_within_10_mm(slowing_bag, shipped_model):
+    r = evaluate(slowing_bag, overrides={"tracker": {**ALL_PICKED, "speed_source": "encoder"}})
+    print("encoder:", r["position_error_mm"], r["pulses_hit"], r["pulses_empty"])
+    assert r["pulses_hit"] >= 8
+    assert r["position_error_mm"]["p99"] <= 10.0
+    assert r["speed_warning_frames"] == 0
+
+
+def test_stale_fixed_speed_is_flagged_and_misses(slowing_bag, shipped_model):
+    r = evaluate(slowing_bag, overrides={"tracker": {**ALL_PICKED, "speed_source": "fixed", "belt_speed": 2.0}})
+    print("fixed:", r["position_error_mm"], r["speed_warning"])
+    assert r["speed_warning_frames"] > 0 and "mismatch" in r["speed_warning"]
+    assert r["position_error_mm"]["p99"] > 20.0
