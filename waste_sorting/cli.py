@@ -110,6 +110,8 @@ COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None], Callab
                _lazy_args("waste_sorting.bags.replay"), _module_run("waste_sorting.bags.replay")),
     "record": ("record live topics to a rosbag2 bag", _lazy_args("waste_sorting.bags.record"),
                _module_run("waste_sorting.bags.record")),
+    "calibrate": ("calibration helpers: homography, ejector latency and position",
+                  _lazy_args("waste_sorting.calibration.cli"), _module_run("waste_sorting.calibration.cli")),
     "controller-emulator": ("serve the valve-controller protocol on a pseudo-terminal", _emulator_args,
                             _emulator),
 }

@@ -11,6 +11,7 @@ same params give the same result (the processing-time figures aside).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import time
 from collections import Counter, defaultdict
@@ -52,6 +53,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--truth-topic", default="/sim/ground_truth")
     p.add_argument("--set", action="append", default=[], metavar="NODE.PARAM=VALUE",
                    help="override a parameter, e.g. tracker.speed_source=encoder (YAML value)")
+    p.add_argument("--plant-latency", type=float, default=None,
+                   help="simulated valves' true latency (s); default: the configured valve_latency")
+    p.add_argument("--plant-ejector-offset", type=float, default=0.0,
+                   help="simulated ejectors' true position minus the configured one (m)")
 
 
 @dataclass
@@ -183,7 +188,9 @@ def truth_items(samples: dict[int, list[tuple[float, np.void]]], view_x_max: flo
 def evaluate(bag: Path, params_file: Path | None = None, model: Path | None = None,
              image_topic: str = "/camera/image_raw", encoder_topic: str = "/belt/encoder",
              truth_topic: str = "/sim/ground_truth",
-             overrides: dict[str, dict[str, Any]] | None = None) -> dict[str, Any]:
+             overrides: dict[str, dict[str, Any]] | None = None, plant_latency: float | None = None,
+             plant_ejector_offset: float = 0.0) -> dict[str, Any]:
+    """Run and score; ``plant_*`` make the simulated valves differ from the configuration."""
     from waste_sorting.ros.messages import cloud_to_items, image_to_bgr, to_sec
 
     params_file = params_file or paths.default_params_file()
@@ -241,7 +248,9 @@ def evaluate(bag: Path, params_file: Path | None = None, model: Path | None = No
         base["ground_truth"] = False
         base["note"] = "no ground truth in this bag: accuracy, purity and recovery need ground truth"
         return base
-    base.update(_score_against_truth(cell, truth, classes, bin_classes, geom))
+    plant = dataclasses.replace(geom, x=[x + plant_ejector_offset for x in geom.x],
+                                latency=geom.latency if plant_latency is None else plant_latency)
+    base.update(_score_against_truth(cell, truth, classes, bin_classes, plant))
     return base
 
 
@@ -249,7 +258,7 @@ def _score_against_truth(cell: OfflineCell, truth: list[TruthItem], classes: lis
                          geom: Any) -> dict[str, Any]:
     pulses = [ExecutedPulse(p.ejector, p.valve_first, p.valve_count, p.wall_time, p.duration, p.item_id)
               for p in cell.pulses]
-    result = score(truth, pulses, geom, classes, bin_classes, geom.latency)
+    result = score(truth, pulses, geom, classes, bin_classes, geom.latency)  # geom: the plant's
     # Which truth item did each decision refer to? The nearest at the decision's stamp.
     matched: dict[int, np.void] = {}
     for d in cell.decisions:
@@ -305,15 +314,16 @@ def _score_against_truth(cell: OfflineCell, truth: list[TruthItem], classes: lis
         "timing_error_ms": summ["timing_error_ms"], "position_error_mm": summ["position_error_mm"],
         "pulses_hit": summ["pulses_hit"], "pulses_empty": summ["pulses_empty"],
         "missed": missed,
-        "_timing_errors": result.timing_error_ms, "_truth": truth,
+        "_timing_errors": result.timing_error_ms, "_pulse_speeds": result.pulse_speeds, "_truth": truth,
     }
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
     result = evaluate(args.bag, args.params, args.model, args.image_topic, args.encoder_topic, args.truth_topic,
-                      parse_overrides(args.set))
+                      parse_overrides(args.set), args.plant_latency, args.plant_ejector_offset)
     truth = result.pop("_truth", None)
     timing = result.pop("_timing_errors", None)
+    result.pop("_pulse_speeds", None)
     if args.plots and truth is not None:
         from waste_sorting.evaluation.plots import write_plots
 

@@ -72,6 +72,7 @@ class Score:
     position_error_mm: list[float]            # x(mid-time) - valve line, per hitting pulse
     pulses_hit: int = 0
     pulses_empty: int = 0
+    pulse_speeds: list[float] = field(default_factory=list)  # belt speed at each timing_error_ms entry
     per_bin: dict[str, Any] = field(default_factory=dict)
     per_class: dict[str, Any] = field(default_factory=dict)
     purity_overall: float = float("nan")
@@ -122,7 +123,7 @@ def score(truth: list[TruthItem], pulses: list[ExecutedPulse], geom: EjectorGeom
     """Assign every truth item to a bin and compute purity/recovery and timing errors."""
     bins: dict[int, int] = {it.item_id: RESIDUE for it in truth}
     first_hit: dict[int, float] = {}
-    timing, position = [], []
+    timing, position, speeds = [], [], []
     n_hit = n_empty = 0
     for p in sorted(pulses, key=lambda p: p.t_open):
         hit_any = False
@@ -135,13 +136,14 @@ def score(truth: list[TruthItem], pulses: list[ExecutedPulse], geom: EjectorGeom
             t_cross = it.time_at(geom.x[p.ejector])
             if t_cross is not None:
                 timing.append((t_cross - mid) * 1e3)
+                speeds.append((it.x_at(t_cross + 0.01) - it.x_at(t_cross - 0.01)) / 0.02)
             position.append((it.x_at(mid) - geom.x[p.ejector]) * 1e3)
             if it.item_id not in first_hit or a < first_hit[it.item_id]:
                 first_hit[it.item_id] = a
                 bins[it.item_id] = p.ejector
         n_hit += hit_any
         n_empty += not hit_any
-    result = Score(bins, timing, position, n_hit, n_empty)
+    result = Score(bins, timing, position, n_hit, n_empty, pulse_speeds=speeds)
     _tally(result, truth, classes, bin_classes)
     return result
 

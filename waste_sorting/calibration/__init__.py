@@ -1,0 +1,1 @@
+"""Calibration helpers: camera-to-belt homography, ejector latency and position."""

@@ -1,0 +1,94 @@
+"""`waste-sorting calibrate homography|ejectors`: fit, report the error, print the parameters to use."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import sys
+from pathlib import Path
+
+import numpy as np
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    sub = p.add_subparsers(dest="what", required=True)
+    h = sub.add_parser("homography", help="camera-to-belt homography from marked points or a checkerboard")
+    h.add_argument("--points", type=Path, help="CSV with columns u,v,x,y (pixels, belt metres), 4+ rows")
+    h.add_argument("--checkerboard", type=Path, help="image of a flat checkerboard on the belt")
+    h.add_argument("--cols", type=int, default=9, help="inner corners along the belt")
+    h.add_argument("--rows", type=int, default=6, help="inner corners across the belt")
+    h.add_argument("--square", type=float, default=0.03, help="square size (m)")
+    h.add_argument("--origin", default="0,0", help="belt x,y (m) of the first inner corner")
+    e = sub.add_parser("ejectors", help="valve latency and ejector position from a test run with ground truth")
+    e.add_argument("bag", type=Path, help="bag of a test run with ground truth (e.g. from `waste-sorting sim`)")
+    e.add_argument("--params", type=Path, default=None)
+    e.add_argument("--set", action="append", default=[], metavar="NODE.PARAM=VALUE")
+    e.add_argument("--plant-latency", type=float, default=None, help="(simulation) true valve latency, s")
+    e.add_argument("--plant-ejector-offset", type=float, default=0.0, help="(simulation) true minus configured x")
+
+
+def _homography(args: argparse.Namespace) -> int:
+    from waste_sorting.calibration.fit import checkerboard_points, fit_homography
+
+    if args.points:
+        rows = [r for r in csv.reader(args.points.read_text().splitlines()) if r and not r[0].startswith("#")]
+        if rows and not rows[0][0].replace(".", "").replace("-", "").isdigit():
+            rows = rows[1:]  # header
+        data = np.array([[float(v) for v in r[:4]] for r in rows])
+        px, belt = data[:, :2], data[:, 2:4]
+    elif args.checkerboard:
+        import cv2
+
+        img = cv2.imread(str(args.checkerboard))
+        if img is None:
+            print(f"cannot read {args.checkerboard}", file=sys.stderr)
+            return 2
+        ox, oy = (float(v) for v in args.origin.split(","))
+        px, belt = checkerboard_points(img, args.cols, args.rows, args.square, (ox, oy))
+    else:
+        print("give --points or --checkerboard", file=sys.stderr)
+        return 2
+    fit = fit_homography(px, belt)
+    m = fit.homography.matrix.flatten()
+    print(f"fitted from {fit.points} points: RMS error {fit.rms_error_m * 1e3:.2f} mm, "
+          f"max {fit.max_error_m * 1e3:.2f} mm")
+    if fit.max_error_m > 0.005:
+        print("warning: a point is off by more than 5 mm; check the marks")
+    print("classifier parameter:")
+    print("    homography: [" + ", ".join(f"{v:.9g}" for v in m) + "]")
+    return 0
+
+
+def _ejectors(args: argparse.Namespace) -> int:
+    from waste_sorting import paths
+    from waste_sorting.calibration.fit import fit_ejector_timing
+    from waste_sorting.evaluation.offline import evaluate, parse_overrides
+    from waste_sorting.nodes import tracker as tracker_node
+    from waste_sorting.params_file import node_values
+
+    params = args.params or paths.default_params_file()
+    overrides = parse_overrides(args.set)
+    r = evaluate(args.bag, params, overrides=overrides, plant_latency=args.plant_latency,
+                 plant_ejector_offset=args.plant_ejector_offset)
+    if not r.get("ground_truth"):
+        print("this bag has no ground truth: run the test with items of known position", file=sys.stderr)
+        return 2
+    fit = fit_ejector_timing(np.array(r["_timing_errors"]), np.array(r["_pulse_speeds"]))
+    tv = node_values(params, "tracker", tracker_node.PARAMS, overrides.get("tracker"))
+    print(f"{fit.pulses} pulses hit items, belt {fit.speed_range[0]:.2f}-{fit.speed_range[1]:.2f} m/s; "
+          f"fit residual {fit.residual_ms:.2f} ms")
+    print(f"valve latency: configured {tv['valve_latency'] * 1e3:.1f} ms, measured "
+          f"{(tv['valve_latency'] + fit.latency_correction_s) * 1e3:.1f} ms")
+    if fit.separated:
+        print(f"ejector position: {fit.position_correction_m * 1e3:+.1f} mm from the configured positions")
+    else:
+        print("one belt speed only: latency and position cannot be told apart; all attributed to latency "
+              "(run at two or more speeds, e.g. `waste-sorting sim --speed-profile 0:1.5,20:2.5`)")
+    print("suggested parameters:")
+    print(f"    valve_latency: {tv['valve_latency'] + fit.latency_correction_s:.4f}")
+    print("    ejector_x: [" + ", ".join(f"{x + fit.position_correction_m:.4f}" for x in tv["ejector_x"]) + "]")
+    return 0
+
+
+def run(args: argparse.Namespace) -> int:
+    return _homography(args) if args.what == "homography" else _ejectors(args)
