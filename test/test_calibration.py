@@ -43,7 +43,9 @@ def test_homography_from_a_checkerboard_image():
     to_belt = np.array([[square / 100, 0, x0 - 2 * square], [0, square / 100, y0 - 2 * square], [0, 0, 1]])
     to_img = TRUE_H.inverse @ to_belt
     img = cv2.warpPerspective(cv2.cvtColor(board, cv2.COLOR_GRAY2BGR), to_img, (640, 360), borderValue=(255,) * 3)
-    px, belt = checkerboard_points(img, cols, rows, square, (x0, y0))
+    # The inner corner nearest the image's top-left is the board's far row (largest belt y).
+    first = (x0, y0 + (rows - 1) * square)
+    px, belt = checkerboard_points(img, cols, rows, square, first, across=-1)
     fit = fit_homography(px, belt)
     assert fit.points == cols * rows
     assert fit.max_error_m < 0.001

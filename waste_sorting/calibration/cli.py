@@ -18,7 +18,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     h.add_argument("--cols", type=int, default=9, help="inner corners along the belt")
     h.add_argument("--rows", type=int, default=6, help="inner corners across the belt")
     h.add_argument("--square", type=float, default=0.03, help="square size (m)")
-    h.add_argument("--origin", default="0,0", help="belt x,y (m) of the first inner corner")
+    h.add_argument("--origin", default="0,0", help="belt x,y (m) of the inner corner nearest the image's top-left")
+    h.add_argument("--across", type=int, default=-1, choices=(-1, 1),
+                   help="belt y direction of successive corner rows (-1: image top is +y)")
     e = sub.add_parser("ejectors", help="valve latency and ejector position from a test run with ground truth")
     e.add_argument("bag", type=Path, help="bag of a test run with ground truth (e.g. from `waste-sorting sim`)")
     e.add_argument("--params", type=Path, default=None)
@@ -44,7 +46,7 @@ def _homography(args: argparse.Namespace) -> int:
             print(f"cannot read {args.checkerboard}", file=sys.stderr)
             return 2
         ox, oy = (float(v) for v in args.origin.split(","))
-        px, belt = checkerboard_points(img, args.cols, args.rows, args.square, (ox, oy))
+        px, belt = checkerboard_points(img, args.cols, args.rows, args.square, (ox, oy), args.across)
     else:
         print("give --points or --checkerboard", file=sys.stderr)
         return 2

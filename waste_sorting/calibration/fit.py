@@ -35,11 +35,13 @@ def fit_homography(pixels: np.ndarray, belt: np.ndarray) -> HomographyFit:
 
 
 def checkerboard_points(image_bgr: np.ndarray, cols: int, rows: int, square_m: float,
-                        origin_m: tuple[float, float] = (0.0, 0.0)) -> tuple[np.ndarray, np.ndarray]:
+                        origin_m: tuple[float, float] = (0.0, 0.0), across: int = -1) -> tuple[np.ndarray, np.ndarray]:
     """(pixels, belt metres) of a checkerboard's inner corners.
 
-    The first corner OpenCV reports is at ``origin_m``; its rows run along the
-    belt (+x) and its columns across it (+y).
+    The first corner found (the one nearest the image's top-left) is at
+    ``origin_m``; corners along a row go down the belt (+x), successive rows go
+    across it, towards +y (``across=1``) or -y (``across=-1``, a camera whose
+    image top is the belt's +y side, as in the shipped configuration).
     """
     grey = cv2.cvtColor(image_bgr, cv2.COLOR_BGR2GRAY)
     found, corners = cv2.findChessboardCorners(grey, (cols, rows))
@@ -49,7 +51,8 @@ def checkerboard_points(image_bgr: np.ndarray, cols: int, rows: int, square_m: f
                                (cv2.TERM_CRITERIA_EPS + cv2.TERM_CRITERIA_MAX_ITER, 30, 1e-3))
     px = corners.reshape(-1, 2).astype(float)
     idx = np.arange(cols * rows)
-    belt = np.stack([origin_m[0] + (idx % cols) * square_m, origin_m[1] + (idx // cols) * square_m], axis=1)
+    belt = np.stack([origin_m[0] + (idx % cols) * square_m, origin_m[1] + across * (idx // cols) * square_m],
+                    axis=1)
     return px, belt
 
 
