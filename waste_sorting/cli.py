@@ -112,6 +112,8 @@ COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None], Callab
                _module_run("waste_sorting.bags.record")),
     "calibrate": ("calibration helpers: homography, ejector latency and position",
                   _lazy_args("waste_sorting.calibration.cli"), _module_run("waste_sorting.calibration.cli")),
+    "status": ("live terminal view of the running cell", _lazy_args("waste_sorting.status"),
+               _module_run("waste_sorting.status")),
     "controller-emulator": ("serve the valve-controller protocol on a pseudo-terminal", _emulator_args,
                             _emulator),
 }

@@ -7,6 +7,7 @@ specs themselves are plain data so tests and docs can use them without ROS.
 
 from __future__ import annotations
 
+import array
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -48,9 +49,9 @@ class Param:
         if kind is float and isinstance(value, int) and not isinstance(value, bool):
             value = float(value)
         if kind is list:
-            if not isinstance(value, (list, tuple)):
+            if isinstance(value, (str, bytes)) or not isinstance(value, (list, tuple, array.array)):
                 return f"{self.name} must be a list"
-            items: Sequence[Any] = value
+            items: Sequence[Any] = list(value)
         else:
             if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
                 return f"{self.name} must be {kind.__name__}, got {type(value).__name__}"

@@ -9,12 +9,14 @@ import numpy as np
 from geometry_msgs.msg import TwistStamped
 from rclpy.node import Node
 from sensor_msgs.msg import JointState, PointCloud2
+from visualization_msgs.msg import MarkerArray
 
 from waste_sorting.itemlist import ItemStatus
 from waste_sorting.nodes.common import ejector_geometry
 from waste_sorting.params import CLASSES, EJECTOR_PARAMS, Param
 from waste_sorting.ros import parameters
 from waste_sorting.ros.diagnostics import OK, WARN, Diagnostics
+from waste_sorting.ros.markers import cell_markers
 from waste_sorting.ros.messages import cloud_to_items, items_to_cloud, to_sec, to_stamp
 from waste_sorting.tracking.odometry import BeltOdometry
 from waste_sorting.tracking.tracker import BinMap, ConveyorTracker, TrackerConfig
@@ -74,6 +76,8 @@ class Tracker(Node):
         self.picks_pub = self.create_publisher(PointCloud2, "picks/requested", 50)
         self.decided_pub = self.create_publisher(PointCloud2, "items/decided", 50)
         self.speed_pub = self.create_publisher(TwistStamped, "belt/speed_estimate", 10)
+        self.markers_pub = self.create_publisher(MarkerArray, "visualization", 10)
+        self._last_markers = 0.0
         self.diag = Diagnostics(self)
         self.decision_latency: list[float] = []
         self.bad_messages = 0
@@ -114,7 +118,13 @@ class Tracker(Node):
         self.core.update(items, stamp)
         if self.values["speed_source"] == "estimated" and self.core.measured_speed is not None:
             self.odometry.set_speed(self.core.measured_speed, stamp)
-        self.tracked_pub.publish(items_to_cloud(self.core.tracked(stamp), msg.header.stamp))
+        tracked = self.core.tracked(stamp)
+        self.tracked_pub.publish(items_to_cloud(tracked, msg.header.stamp))
+        if stamp - self._last_markers >= 0.1 and self.markers_pub.get_subscription_count():
+            self._last_markers = stamp
+            self.markers_pub.publish(cell_markers(tracked, self.core.geometry, self.core.bins.classes,
+                                                  msg.header.stamp, (self.core.cfg.view_x_min,
+                                                                     self.core.cfg.view_x_max)))
 
     def _poll(self) -> None:
         if not self._started:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import array
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -26,6 +27,7 @@ def declare(node: Node, specs: Sequence[Param]) -> dict[str, Any]:
                 to_value=int(p.max if p.max is not None else 2**62), step=1)]
         node.declare_parameter(p.name, p.default, desc)
     values = {p.name: node.get_parameter(p.name).value for p in specs}
+    values = {k: list(v) if isinstance(v, (tuple, array.array)) else v for k, v in values.items()}
     for p in specs:
         reason = p.check(values[p.name])
         if reason:
@@ -55,7 +57,12 @@ def watch(node: Node, specs: Sequence[Param], current: dict[str, Any],
             if reason:
                 node.get_logger().warning(f"rejected: {reason}")
                 return SetParametersResult(successful=False, reason=reason)
-            candidate[prm.name] = float(prm.value) if spec.kind is float else prm.value
+            value = prm.value
+            if spec.kind is float:
+                value = float(value)
+            elif spec.kind is list:
+                value = list(value)  # rclpy hands arrays over as array.array
+            candidate[prm.name] = value
         try:
             apply(candidate)
         except ValueError as exc:

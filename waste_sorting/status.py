@@ -1,0 +1,106 @@
+"""`waste-sorting status`: a live terminal view of the running cell for a technician at the line.
+
+It listens like any ROS tool (``/diagnostics``, ``belt/speed_estimate``,
+``picks/fired``, ``items/decided``) and redraws once a second: belt speed
+configured vs measured, camera and classifier rates, latency, link state,
+picks per bin and misses by reason.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from collections import Counter
+from typing import Any
+
+from waste_sorting.itemlist import ItemStatus, MissReason
+
+LEVELS = {0: "OK", 1: "WARN", 2: "ERROR", 3: "STALE"}
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--once", type=float, default=0.0, help="listen this many seconds, print once, exit")
+    p.add_argument("--namespace", default="", help="the cell's namespace, if any")
+
+
+class CellStatus:
+    """What the view shows, updated from messages (kept ROS-free for the rendering)."""
+
+    def __init__(self) -> None:
+        self.diagnostics: dict[str, tuple[int, str, dict[str, str]]] = {}
+        self.speed_measured: float | None = None
+        self.fired: Counter = Counter()
+        self.decided: Counter = Counter()
+        self.per_bin: Counter = Counter()
+        self.started = time.monotonic()
+
+    def render(self, classes: list[str] | None = None) -> str:
+        lines = [f"waste_sorting cell status ({time.strftime('%H:%M:%S')}, listening "
+                 f"{time.monotonic() - self.started:.0f} s)", ""]
+        tracker = self.diagnostics.get("tracker", (3, "no data", {}))[2]
+        configured = tracker.get("speed_configured", "?")
+        measured = f"{self.speed_measured:.3f}" if self.speed_measured is not None else "?"
+        lines.append(f"belt speed: configured {configured} m/s, measured {measured} m/s")
+        for node in ("camera_driver", "classifier", "tracker", "actuator"):
+            level, message, values = self.diagnostics.get(node, (3, "no data", {}))
+            detail = ", ".join(f"{k} {v}" for k, v in list(values.items())[:8])
+            lines.append(f"  {node:14s} {LEVELS.get(level, level):5s} {message}")
+            if detail:
+                lines.append(f"  {'':14s}       {detail}")
+        lines.append("")
+        lines.append("picks fired per ejector: " + (", ".join(f"{k}: {v}" for k, v in sorted(self.per_bin.items()))
+                                                    or "none yet"))
+        lines.append("outcomes: " + (", ".join(f"{k} {v}" for k, v in sorted(self.fired.items())) or "none yet"))
+        lines.append("tracker decisions: " + (", ".join(f"{k} {v}" for k, v in sorted(self.decided.items()))
+                                              or "none yet"))
+        return "\n".join(lines)
+
+    def on_diagnostics(self, msg: Any) -> None:
+        for st in msg.status:
+            node = st.name.split(":")[-1].strip()
+            level = st.level if isinstance(st.level, int) else int.from_bytes(st.level, "little")
+            self.diagnostics[node] = (level, st.message, {kv.key: kv.value for kv in st.values})
+
+    def on_records(self, records: Any, counter: Counter, per_bin: bool = False) -> None:
+        for r in records:
+            status, reason = ItemStatus(int(r["status"])).name, MissReason(int(r["reason"])).name
+            counter[status if reason == "NONE" else f"{status}/{reason}"] += 1
+            if per_bin and status == "SORTED":
+                self.per_bin[int(r["ejector"])] += 1
+
+
+def run(args: argparse.Namespace) -> int:
+    import rclpy
+    from diagnostic_msgs.msg import DiagnosticArray
+    from geometry_msgs.msg import TwistStamped
+    from sensor_msgs.msg import PointCloud2
+
+    from waste_sorting.ros.messages import cloud_to_items
+
+    ns = args.namespace.rstrip("/")
+    rclpy.init()
+    node = rclpy.create_node("cell_status")
+    view = CellStatus()
+    node.create_subscription(DiagnosticArray, "/diagnostics", view.on_diagnostics, 50)
+    node.create_subscription(TwistStamped, f"{ns}/belt/speed_estimate",
+                             lambda m: setattr(view, "speed_measured", m.twist.linear.x), 10)
+    node.create_subscription(PointCloud2, f"{ns}/picks/fired",
+                             lambda m: view.on_records(cloud_to_items(m), view.fired, per_bin=True), 50)
+    node.create_subscription(PointCloud2, f"{ns}/items/decided",
+                             lambda m: view.on_records(cloud_to_items(m), view.decided), 50)
+    try:
+        next_draw = time.monotonic() + 1.0
+        end = time.monotonic() + args.once if args.once > 0 else float("inf")
+        while time.monotonic() < end:
+            rclpy.spin_once(node, timeout_sec=0.05)
+            if args.once <= 0 and time.monotonic() >= next_draw:
+                print("\033[2J\033[H" + view.render(), flush=True)
+                next_draw = time.monotonic() + 1.0
+        if args.once > 0:
+            print(view.render())
+    except KeyboardInterrupt:
+        pass
+    finally:
+        node.destroy_node()
+        rclpy.shutdown()
+    return 0
