@@ -24,6 +24,9 @@ from waste_sorting.tracking.tracker import BinMap, ConveyorTracker, TrackerConfi
 PARAMS = (
     Param("belt_speed", 2.0, "configured belt speed (speed_source=fixed)", "m/s", 0.0, 10.0),
     Param("speed_source", "fixed", "where belt speed comes from", choices=("fixed", "encoder", "estimated")),
+    Param("encoder_ticks_per_metre", 0.0, "encoder counts per metre of belt (0: position is already in m)",
+          "1/m", 0.0, 1e9),
+    Param("encoder_joint", "", "JointState entry to read ('' = the first)"),
     Param("speed_mismatch_warn", 0.05, "warn when configured and measured speed differ by this fraction",
           "", 0.0, 1.0),
     CLASSES,
@@ -97,9 +100,15 @@ class Tracker(Node):
     def _on_encoder(self, msg: JointState) -> None:
         if self.values["speed_source"] != "encoder" or not msg.position:
             return
-        speed = msg.velocity[0] if msg.velocity else None
+        joint = self.values["encoder_joint"]
+        i = list(msg.name).index(joint) if joint and joint in msg.name else 0
+        if joint and joint not in msg.name:
+            self.get_logger().warning(f"encoder joint {joint!r} not in {list(msg.name)}", throttle_duration_sec=10.0)
+            return
+        scale = 1.0 / self.values["encoder_ticks_per_metre"] if self.values["encoder_ticks_per_metre"] > 0 else 1.0
+        speed = float(msg.velocity[i]) * scale if len(msg.velocity) > i else None
         try:
-            self.odometry.add_sample(to_sec(msg.header.stamp), float(msg.position[0]), speed)
+            self.odometry.add_sample(to_sec(msg.header.stamp), float(msg.position[i]) * scale, speed)
         except ValueError as exc:
             self.get_logger().warning(f"encoder sample ignored: {exc}", throttle_duration_sec=5.0)
 
