@@ -110,12 +110,14 @@ class Actuator(Node):
         def done(result: CommandResult, rec: np.void = rec) -> None:
             if result.outcome == Outcome.ACKED:
                 self._finish(rec, ItemStatus.SORTED, MissReason.NONE)
+            elif result.outcome == Outcome.TOO_LATE:
+                self._finish(rec, ItemStatus.MISSED, MissReason.TOO_LATE)
             elif result.outcome == Outcome.NAKED:
                 self._finish(rec, ItemStatus.MISSED, _NAK_REASON.get(result.nak_reason, MissReason.NAK))
             else:
                 self._finish(rec, ItemStatus.MISSED, MissReason.LINK_DOWN)
 
-        self.link.send(cmd.mtype, cmd.payload(self.link.controller_time_us(host_fire)), done)
+        self.link.send(cmd.mtype, cmd.payload(self.link.controller_time_us(host_fire)), done, due=host_fire)
 
     def _finish(self, rec: np.void, status: ItemStatus, reason: MissReason) -> None:
         rec["status"], rec["reason"] = status, reason

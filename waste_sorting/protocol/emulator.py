@@ -110,11 +110,15 @@ class ControllerEmulator:
             b = bytearray(data)
             b[self._rng.randrange(2, len(b))] ^= 0xFF
             data = bytes(b)
-        if self.faults.delay_s:
-            time.sleep(self.faults.delay_s)
+        copies = 2 if self.faults.duplicate and self._rng.random() < self.faults.duplicate else 1
+        if self.faults.delay_s:  # a slow line delays every frame, without holding up the next one
+            threading.Timer(self.faults.delay_s, self._write, (data * copies,)).start()
+        else:
+            self._write(data * copies)
+
+    def _write(self, data: bytes) -> None:
         try:
-            os.write(self.master_fd, data)
-            if self.faults.duplicate and self._rng.random() < self.faults.duplicate:
+            if self.master_fd >= 0:
                 os.write(self.master_fd, data)
         except OSError:
             pass

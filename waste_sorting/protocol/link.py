@@ -40,6 +40,7 @@ class Outcome(Enum):
     NAKED = "naked"
     TIMEOUT = "timeout"
     LINK_DOWN = "link_down"
+    TOO_LATE = "too_late"  # not acknowledged before its fire time: never resent late
 
 
 @dataclass(frozen=True)
@@ -67,6 +68,7 @@ class _InFlight:
     on_result: Callable[[CommandResult], None] | None
     deadline: float
     tries: int = 1
+    due: float | None = None  # host monotonic fire time of a FIRE/PICK
 
 
 @dataclass
@@ -143,7 +145,9 @@ class ControllerLink:
 
     # -- commands ------------------------------------------------------------
     def send(self, mtype: MsgType, payload: bytes = b"",
-             on_result: Callable[[CommandResult], None] | None = None) -> int:
+             on_result: Callable[[CommandResult], None] | None = None, due: float | None = None) -> int:
+        """Send a command; ``on_result`` gets exactly one outcome. ``due`` (host monotonic) stops
+        retries of a timed command once its moment has passed."""
         seq = next(self._seq) & 0xFFFF
         frame = Frame(mtype, seq, payload)
         if self._serial is None:
@@ -155,7 +159,7 @@ class ControllerLink:
                 # Heartbeats are never retried: the next one is on its way anyway.
                 tries = self.cfg.retries + 1 if mtype == MsgType.HEARTBEAT else 1
                 self._inflight[seq] = _InFlight(frame, on_result, time.monotonic() + self.cfg.ack_timeout_s,
-                                                tries)
+                                                tries, due)
         self._write(encode_frame(frame))
         self.stats.sent += 1
         return seq
@@ -164,12 +168,13 @@ class ControllerLink:
              duration_s: float, item_id: int, on_result: Callable[[CommandResult], None] | None = None) -> int:
         at = self.controller_time_us(fire_host_monotonic)
         payload = FIRE.pack(ejector, valve_first, valve_count, at, int(duration_s * 1e6), item_id & 0xFFFFFFFF)
-        return self.send(MsgType.FIRE, payload, on_result)
+        return self.send(MsgType.FIRE, payload, on_result, due=fire_host_monotonic)
 
     def pick(self, ejector: int, x: float, y: float, pick_host_monotonic: float, item_id: int,
              on_result: Callable[[CommandResult], None] | None = None) -> int:
         at = self.controller_time_us(pick_host_monotonic)
-        return self.send(MsgType.PICK, PICK.pack(ejector, x, y, at, item_id & 0xFFFFFFFF), on_result)
+        return self.send(MsgType.PICK, PICK.pack(ejector, x, y, at, item_id & 0xFFFFFFFF), on_result,
+                         due=pick_host_monotonic)
 
     # -- internals -----------------------------------------------------------
     def _write(self, data: bytes) -> None:
@@ -306,22 +311,25 @@ class ControllerLink:
                 self._fail_all(Outcome.LINK_DOWN)
 
     def _retry_expired(self, now: float) -> None:
-        expired = []
+        expired: list[tuple[_InFlight, Outcome]] = []
         with self._lock:
             for seq, f in list(self._inflight.items()):
                 if now < f.deadline:
                     continue
-                if f.tries > self.cfg.retries:
+                if f.due is not None and now >= f.due:
                     del self._inflight[seq]
-                    expired.append(f)
+                    expired.append((f, Outcome.TOO_LATE))
+                elif f.tries > self.cfg.retries:
+                    del self._inflight[seq]
+                    expired.append((f, Outcome.TIMEOUT))
                 else:
                     f.tries += 1
                     f.deadline = now + self.cfg.ack_timeout_s
                     self.stats.retries += 1
                     self._write(encode_frame(f.frame))
-        for f in expired:
+        for f, outcome in expired:
             if f.frame.type == MsgType.HEARTBEAT:
                 continue
             self.stats.timeouts += 1
             if f.on_result:
-                f.on_result(CommandResult(f.frame.seq, Outcome.TIMEOUT))
+                f.on_result(CommandResult(f.frame.seq, outcome))
