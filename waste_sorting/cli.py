@@ -114,6 +114,10 @@ COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None], Callab
                   _lazy_args("waste_sorting.calibration.cli"), _module_run("waste_sorting.calibration.cli")),
     "status": ("live terminal view of the running cell", _lazy_args("waste_sorting.status"),
                _module_run("waste_sorting.status")),
+    "quantize": ("INT8 (QDQ, calibrated) or FP16 variant of an ONNX model, with its accuracy",
+                 _lazy_args("waste_sorting.inference.quantize"), _module_run("waste_sorting.inference.quantize")),
+    "engine": ("build or find the cached TensorRT engine for a model", _lazy_args("waste_sorting.inference.engine_cli"),
+               _module_run("waste_sorting.inference.engine_cli")),
     "controller-emulator": ("serve the valve-controller protocol on a pseudo-terminal", _emulator_args,
                             _emulator),
 }
