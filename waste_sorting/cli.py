@@ -118,6 +118,8 @@ COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None], Callab
                  _lazy_args("waste_sorting.inference.quantize"), _module_run("waste_sorting.inference.quantize")),
     "engine": ("build or find the cached TensorRT engine for a model", _lazy_args("waste_sorting.inference.engine_cli"),
                _module_run("waste_sorting.inference.engine_cli")),
+    "bench": ("classifier and hot-path speed per backend, with ratios", _lazy_args("waste_sorting.bench"),
+              _module_run("waste_sorting.bench")),
     "controller-emulator": ("serve the valve-controller protocol on a pseudo-terminal", _emulator_args,
                             _emulator),
 }
