@@ -68,6 +68,7 @@ class MissReason(IntEnum):
     LOST = 7
     NO_BIN = 8
     UNCLASSIFIED = 9
+    OVERLAP = 10  # the pulse would also blow a neighbour bound elsewhere: one bank cannot separate them
 
 
 def empty(n: int = 0) -> np.ndarray:

@@ -41,6 +41,8 @@ PARAMS = (
     Param("min_hits", 2, "sightings before an item counts", "", 1, 100),
     Param("max_unseen", 0.25, "time a track may go unseen in view before it is decided", "s", 0.01, 10.0),
     Param("min_lead", 0.02, "shortest time between a pick request and its fire time", "s", 0.0, 5.0),
+    Param("overlap_policy", "skip", "a pulse that would also eject a neighbour bound elsewhere: skip it "
+          "(purity first) or fire anyway (recovery first)", choices=("skip", "fire")),
     Param("pick_lead", 0.1, "release a pick request this long before its fire time (later = belt speed "
           "changes are followed longer)", "s", 0.0, 5.0),
     *EJECTOR_PARAMS,
@@ -59,7 +61,7 @@ def _build(v: dict[str, Any]) -> tuple[TrackerConfig, BinMap, Any]:
         raise ValueError("every ejector must be downstream of the camera view (ejector_x > view_x_max)")
     cfg = TrackerConfig(view_x_min=v["view_x_min"], view_x_max=v["view_x_max"], gate_along=v["gate_along"],
                         gate_across=v["gate_across"], min_hits=v["min_hits"], max_unseen=v["max_unseen"],
-                        min_lead=v["min_lead"], pick_lead=v["pick_lead"])
+                        min_lead=v["min_lead"], pick_lead=v["pick_lead"], overlap_policy=v["overlap_policy"])
     if cfg.pick_lead < cfg.min_lead:
         raise ValueError("pick_lead must be >= min_lead")
     return cfg, bins, geom
@@ -164,6 +166,7 @@ class Tracker(Node):
         values: dict[str, Any] = {"speed_configured": configured, "speed_measured": measured or 0.0,
                                   "tracks": len(self.core.tracks), "created": self.core.stats.created,
                                   "noise_rejected": self.core.stats.rejected_noise,
+                                  "overlaps": self.core.stats.overlaps,
                                   "bad_messages": self.bad_messages}
         for (status, reason), n in sorted(self.core.stats.decisions.items()):
             values[f"{status.lower()}_{reason.lower()}"] = n

@@ -58,6 +58,7 @@ class TrackerConfig:
     min_lead: float = 0.02          # s a pick request needs before its fire time
     pick_lead: float = 0.1          # s before the fire time a pick request is released
     forget_after: float = 0.6       # m past the last ejector when decided tracks are dropped
+    overlap_policy: str = "skip"    # a pulse that would also eject a neighbour: "skip" it, or "fire" anyway
 
 
 @dataclass
@@ -104,6 +105,7 @@ class TrackerStats:
     rejected_noise: int = 0
     decisions: Counter = field(default_factory=Counter)  # (status name, reason name) -> n
     classified: Counter = field(default_factory=Counter)  # fused class id -> decided items
+    overlaps: int = 0  # pulses that would also have blown a neighbour bound elsewhere
 
 
 class ConveyorTracker:
@@ -281,11 +283,36 @@ class ConveyorTracker:
         tr.pending_ejector = -1
         if plan.fire_time - now < self.cfg.min_lead:
             return self._terminal(tr, now, ItemStatus.MISSED, MissReason.TOO_LATE, ejector)
+        neighbours = self.collateral(tr, ejector, plan.fire_time + self.geometry.latency, plan.pulse,
+                                     plan.valve_first, plan.valve_count)
+        if neighbours:
+            self.stats.overlaps += 1
+            if self.cfg.overlap_policy == "skip":
+                return self._terminal(tr, now, ItemStatus.MISSED, MissReason.OVERLAP, ejector)
         decision = self._terminal(tr, now, ItemStatus.REQUESTED, MissReason.NONE, ejector)
         rec = decision.record
         rec["fire_time"], rec["pulse"] = plan.fire_time, plan.pulse
         rec["valve_first"], rec["valve_count"] = plan.valve_first, plan.valve_count
         return decision
+
+    def collateral(self, target: Track, ejector: int, air_start: float, duration: float, valve_first: int,
+                   valve_count: int) -> list[int]:
+        """Ids of other items this pulse would also blow off, that belong elsewhere."""
+        x_line = self.geometry.x[ejector]
+        lo, hi = self.geometry.valve_span(valve_first, valve_count)
+        hit = []
+        for o in self.tracks:
+            if o is target or o.hits < self.cfg.min_hits:
+                continue
+            class_id, _ = o.class_estimate()
+            if o.pending_ejector == ejector or (o.status == ItemStatus.REQUESTED and
+                                                self.bins.ejector_for(class_id) == ejector):
+                continue  # bound for the same bin: blowing it too is right
+            xa = self.predict_x(o, air_start) - o.length / 2
+            xb = self.predict_x(o, air_start + duration) + o.length / 2
+            if xa <= x_line <= xb and o.y + o.width / 2 >= lo and o.y - o.width / 2 <= hi:
+                hit.append(o.track_id)
+        return hit
 
     def _terminal(self, tr: Track, now: float, status: ItemStatus, reason: MissReason,
                   ejector: int = -1) -> Decision:
