@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 export ROS_AUTOMATIC_DISCOVERY_RANGE ?= LOCALHOST
 
-.PHONY: venv test lint demo soak clean
+.PHONY: venv test lint demo soak bench clean
 
 $(STAMP): requirements.txt requirements-dev.txt setup.py
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -26,6 +26,12 @@ test: $(STAMP)
 
 demo: $(STAMP)
 	$(PY) -m waste_sorting.cli run --sim --duration 60 --belt-speed 2.0
+
+soak: $(STAMP)
+	$(PY) -m waste_sorting.cli soak --duration 180 --items-per-second 5
+
+bench: $(STAMP)
+	$(PY) -m waste_sorting.cli bench
 
 clean:
 	rm -rf $(VENV) build install log .pytest_cache

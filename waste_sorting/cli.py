@@ -120,6 +120,8 @@ COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None], Callab
                _module_run("waste_sorting.inference.engine_cli")),
     "bench": ("classifier and hot-path speed per backend, with ratios", _lazy_args("waste_sorting.bench"),
               _module_run("waste_sorting.bench")),
+    "soak": ("long simulated run at a high item rate: memory, drops, accounting",
+             _lazy_args("waste_sorting.soak"), _module_run("waste_sorting.soak")),
     "controller-emulator": ("serve the valve-controller protocol on a pseudo-terminal", _emulator_args,
                             _emulator),
 }

@@ -98,17 +98,27 @@ def run(args: argparse.Namespace) -> SimRunReport | None:
             executor.add_node(n)
         if not actuator.link.wait_ready(5.0):
             print("warning: controller link not ready after 5 s; picks will be missed with LINK_DOWN")
-        spin = threading.Thread(target=executor.spin, daemon=True)
+        failure: list[BaseException] = []
+
+        def spin_cell() -> None:
+            try:
+                executor.spin()
+            except BaseException as exc:  # a node callback raised: report it, never hang
+                failure.append(exc)
+
+        spin = threading.Thread(target=spin_cell, daemon=True, name="cell-executor")
         wall_start = time.time()
         spin.start()
+        end = time.monotonic() + args.duration if args.duration > 0 else float("inf")
         try:
-            if args.duration > 0:
-                time.sleep(args.duration)
-            else:
-                while True:
-                    time.sleep(1)
+            while time.monotonic() < end and spin.is_alive():
+                time.sleep(min(0.2, max(end - time.monotonic(), 0.0)))
         except KeyboardInterrupt:
             print("stopping")
+        if failure or not spin.is_alive():
+            executor.shutdown(timeout_sec=2.0)
+            raise SystemExit(f"the cell stopped: a node failed with {failure[0]!r}" if failure
+                             else "the cell's executor stopped unexpectedly")
         camera.timer.cancel()
         camera_end = time.time()
         # Let items already on the belt reach (and pass) the last ejector.

@@ -39,6 +39,7 @@ PARAMS = (
           "newest frame)", "", 1, 100, read_only=True),
     Param("image_reliable", False, "subscribe to images RELIABLE (lossless replay; the publisher must be "
           "reliable too) instead of BEST_EFFORT (sensor data)", read_only=True),
+    Param("stall_timeout", 1.0, "no frame for this long: camera reported stalled", "s", 0.05, 60.0),
     Param("publish_debug_image", False, "publish classifier/debug_image with boxes and labels"),
 )
 
@@ -78,8 +79,12 @@ class Classifier(Node):
         self.frames = self.rejected = self.items = 0
         self.latencies: list[float] = []
         self.last_stamp: float | None = None
-        self.frame_gaps = 0
-        self._last_diag = time.monotonic()
+        self.period: float | None = None  # camera frame period, learnt from the stamps
+        self.dropped = 0                  # frames the camera sent that we never processed
+        self.stalls = 0
+        self._last_frame_wall = time.monotonic()
+        self._stalled = False
+        self.diag_timer = self.create_timer(1.0, self._publish_status)
 
     def _apply(self, v: dict[str, Any]) -> None:
         homography, seg, det = _detector_parts(v)
@@ -101,7 +106,15 @@ class Classifier(Node):
             self.get_logger().warning("rejected frame: stamp not newer than the last one",
                                       throttle_duration_sec=5.0)
             return
+        if self.last_stamp is not None:
+            gap = stamp - self.last_stamp
+            if self.period is None or gap < 1.5 * self.period:
+                self.period = gap if self.period is None else 0.9 * self.period + 0.1 * gap
+            else:
+                self.dropped += max(int(round(gap / self.period)) - 1, 0)
         self.last_stamp = stamp
+        self._last_frame_wall = time.monotonic()
+        self._stalled = False
         result = self.detector.process(frame, stamp)
         self.pub.publish(items_to_cloud(result.records, msg.header.stamp))
         self.frames += 1
@@ -112,13 +125,23 @@ class Classifier(Node):
         if self.values["publish_debug_image"]:
             self.debug_pub.publish(bgr_to_image(self._annotate(frame, result), msg.header.stamp,
                                                 msg.header.frame_id))
-        if time.monotonic() - self._last_diag > 1.0:
-            self._last_diag = time.monotonic()
-            lat = np.array(self.latencies) * 1e3
-            self.diag.publish(OK if not self.rejected else WARN, "running",
-                              {"frames": self.frames, "rejected_frames": self.rejected, "items": self.items,
-                               "latency_p50_ms": float(np.percentile(lat, 50)) if lat.size else 0.0,
-                               "backend": self.model.choice.name})
+
+    def _publish_status(self) -> None:
+        silent = time.monotonic() - self._last_frame_wall
+        if silent > self.values["stall_timeout"] and not self._stalled:
+            self._stalled = True
+            self.stalls += 1
+            self.get_logger().warning(f"no camera frame for {silent:.1f} s: camera stalled or gone")
+        lat = np.array(self.latencies[-200:]) * 1e3
+        values = {"frames": self.frames, "dropped_frames": self.dropped, "rejected_frames": self.rejected,
+                  "items": self.items, "stalls": self.stalls,
+                  "latency_p50_ms": float(np.percentile(lat, 50)) if lat.size else 0.0,
+                  "latency_p99_ms": float(np.percentile(lat, 99)) if lat.size else 0.0,
+                  "backend": self.model.choice.name}
+        if self._stalled:
+            self.diag.publish(WARN, f"no camera frame for {silent:.1f} s", values)
+        else:
+            self.diag.publish(WARN if self.rejected else OK, "running", values)
 
     def _annotate(self, frame: np.ndarray, result: FrameResult) -> np.ndarray:
         out = frame.copy()

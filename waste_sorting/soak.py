@@ -1,0 +1,69 @@
+"""`waste-sorting soak` (`make soak`): the simulated cell at a high item rate for minutes.
+
+Prints memory over time (the process's resident size must stay flat: every
+queue is bounded and finished tracks are dropped), dropped frames, and the
+accounting (every item the tracker decided ends sorted, passed or missed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import threading
+import time
+from typing import Any
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    from waste_sorting import runner
+
+    runner.add_arguments(p)
+    p.set_defaults(duration=180.0, items_per_second=5.0, quiet=True)
+    p.add_argument("--sample-every", type=float, default=10.0, help="seconds between memory samples")
+
+
+def rss_mb() -> float:
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    from waste_sorting import runner
+
+    samples: list[tuple[float, float]] = []
+    stop = threading.Event()
+    t0 = time.monotonic()
+
+    def sample() -> None:
+        while not stop.is_set():
+            samples.append((time.monotonic() - t0, rss_mb()))
+            stop.wait(args.sample_every)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    try:
+        report = runner.run(args)
+    finally:
+        stop.set()
+        sampler.join()
+    print("\n=== soak: memory (resident set) ===")
+    for t, mb in samples:
+        print(f"  {t:6.0f} s  {mb:7.1f} MB")
+    warm = [mb for t, mb in samples if t >= min(30.0, args.duration / 3)]
+    growth = (warm[-1] - warm[0]) if len(warm) >= 2 else 0.0
+    print(f"growth after warm-up: {growth:+.1f} MB over {samples[-1][0] - samples[0][0]:.0f} s")
+    result: dict[str, Any] = {"memory_mb": samples, "growth_mb": growth}
+    if report is not None:
+        d = report.as_dict()
+        dropped = d["camera_frames"] - d["classifier_frames"]
+        print(f"frames: camera {d['camera_frames']}, classified {d['classifier_frames']}, dropped {dropped} "
+              f"({dropped / max(d['camera_frames'], 1):.1%}; the classifier takes the newest frame when behind)")
+        decided = sum(d["decisions"].values())
+        settled = sum(d["actuator"].values())
+        requested = sum(v for k, v in d["decisions"].items() if k.startswith("REQUESTED"))
+        print(f"accounting: {decided} items decided = {requested} pick requests + {decided - requested} "
+              f"passed/missed; {settled} of the requests settled by the actuator (sorted or missed with reason)")
+        result.update({"dropped_frames": dropped, "decided": decided, "requested": requested, "settled": settled})
+    return result
