@@ -56,14 +56,16 @@ class BeltSegmenter:
         d = self.cfg.downscale
         small = frame_bgr if d == 1 else cv2.resize(
             frame_bgr, (frame_bgr.shape[1] // d, frame_bgr.shape[0] // d), interpolation=cv2.INTER_AREA)
-        row_model = np.median(small, axis=1, keepdims=True).astype(np.float32)
+        # Median of every 4th column: the same belt estimate at a quarter of the cost.
+        row_model = np.median(small[:, ::4], axis=1, keepdims=True).astype(np.float32)
         if self._belt is None or self._belt.shape != row_model.shape:
             self._belt = row_model
         else:
             self._belt += self.cfg.learning_rate * (row_model - self._belt)
-        diff = cv2.absdiff(small, np.broadcast_to(self._belt.astype(np.uint8), small.shape))
-        dist = diff.max(axis=2)
-        mask = (dist > self.cfg.threshold).astype(np.uint8) * 255
+        belt = np.repeat(self._belt.astype(np.uint8), small.shape[1], axis=1)  # contiguous: fast absdiff
+        diff = cv2.absdiff(small, belt)
+        dist = cv2.max(cv2.max(diff[..., 0], diff[..., 1]), diff[..., 2])
+        _, mask = cv2.threshold(dist, self.cfg.threshold, 255, cv2.THRESH_BINARY)
         mask = cv2.morphologyEx(mask, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (7, 7)))
         mask = cv2.morphologyEx(mask, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (3, 3)))
         return small, mask
