@@ -52,11 +52,18 @@ def preload(items: list[LabelledImage], use_cache: bool = True) -> Preloaded:
     w, h = PRELOAD_SIZE
     images = np.empty((len(items), h, w, 3), np.uint8)
     masks = np.empty((len(items), h, w), np.uint8)
+    keep = []
     for i, it in enumerate(items):
-        img = cv2.resize(load_image(it.path), (w, h), interpolation=cv2.INTER_AREA)
+        try:
+            img = cv2.resize(load_image(it.path), (w, h), interpolation=cv2.INTER_AREA)
+        except ValueError as exc:  # one bad file must not stop a long training run
+            print(f"warning: skipping {exc}", flush=True)
+            continue
         images[i] = img
         masks[i] = item_mask(img)
-    labels = np.array([it.label for it in items], np.int64)
+        keep.append(i)
+    images, masks = images[keep], masks[keep]
+    labels = np.array([items[i].label for i in keep], np.int64)
     if use_cache:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(".tmp.npz")

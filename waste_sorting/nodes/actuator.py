@@ -117,7 +117,7 @@ class Actuator(Node):
             else:
                 self._finish(rec, ItemStatus.MISSED, MissReason.LINK_DOWN)
 
-        self.link.send(cmd.mtype, cmd.payload(self.link.controller_time_us(host_fire)), done, due=host_fire)
+        self.link.send_timed(cmd, host_fire, done)
 
     def _finish(self, rec: np.void, status: ItemStatus, reason: MissReason) -> None:
         rec["status"], rec["reason"] = status, reason

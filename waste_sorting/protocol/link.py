@@ -19,12 +19,11 @@ from enum import Enum
 
 import serial
 
+from waste_sorting.protocol.commands import Command
 from waste_sorting.protocol.frames import (
     ACK,
-    FIRE,
     HELLO,
     NAK,
-    PICK,
     PING,
     PONG,
     Frame,
@@ -164,17 +163,16 @@ class ControllerLink:
         self.stats.sent += 1
         return seq
 
+    def send_timed(self, cmd: Command, fire_host_monotonic: float,
+                   on_result: Callable[[CommandResult], None] | None = None) -> int:
+        """Send a FIRE/PICK to execute at a host monotonic time (converted to the controller's clock)."""
+        at = self.controller_time_us(fire_host_monotonic)
+        return self.send(cmd.mtype, cmd.payload(at), on_result, due=fire_host_monotonic)
+
     def fire(self, ejector: int, valve_first: int, valve_count: int, fire_host_monotonic: float,
              duration_s: float, item_id: int, on_result: Callable[[CommandResult], None] | None = None) -> int:
-        at = self.controller_time_us(fire_host_monotonic)
-        payload = FIRE.pack(ejector, valve_first, valve_count, at, int(duration_s * 1e6), item_id & 0xFFFFFFFF)
-        return self.send(MsgType.FIRE, payload, on_result, due=fire_host_monotonic)
-
-    def pick(self, ejector: int, x: float, y: float, pick_host_monotonic: float, item_id: int,
-             on_result: Callable[[CommandResult], None] | None = None) -> int:
-        at = self.controller_time_us(pick_host_monotonic)
-        return self.send(MsgType.PICK, PICK.pack(ejector, x, y, at, item_id & 0xFFFFFFFF), on_result,
-                         due=pick_host_monotonic)
+        cmd = Command(MsgType.FIRE, ejector, valve_first, valve_count, item_id, duration_s)
+        return self.send_timed(cmd, fire_host_monotonic, on_result)
 
     # -- internals -----------------------------------------------------------
     def _write(self, data: bytes) -> None:

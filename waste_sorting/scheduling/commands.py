@@ -6,31 +6,12 @@ the same requests for exactly the same reasons.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
 from waste_sorting.itemlist import MissReason
-from waste_sorting.protocol.frames import FIRE, PICK, MsgType
+from waste_sorting.protocol.commands import Command
+from waste_sorting.protocol.frames import MsgType
 from waste_sorting.scheduling.ejection import EjectorGeometry
-
-
-@dataclass(frozen=True)
-class Command:
-    mtype: MsgType
-    ejector: int
-    valve_first: int
-    valve_count: int
-    item_id: int
-    duration: float
-    x: float = 0.0
-    y: float = 0.0
-
-    def payload(self, at_us: int) -> bytes:
-        if self.mtype == MsgType.PICK:
-            return PICK.pack(self.ejector, self.x, self.y, at_us, self.item_id & 0xFFFFFFFF)
-        return FIRE.pack(self.ejector, self.valve_first, self.valve_count, at_us, int(self.duration * 1e6),
-                         self.item_id & 0xFFFFFFFF)
 
 
 def command_for(rec: np.void, now: float, geometry: EjectorGeometry, min_lead: float, enabled: bool,
