@@ -117,3 +117,14 @@ def test_onnx_export_matches_pytorch(tiny_run):
     assert meta["input_size"] == 64 and meta["classes"][0] == "cardboard"
     assert meta["architecture"]["attention"] == "cbam" and meta["weights"] == "fp16"
     assert meta["training"]["split_seed"] == 42 and len(meta["training"]["fingerprint"]) == 16
+
+
+def test_size_schedule():
+    from waste_sorting.model.train import parse_size_schedule, size_at
+
+    sched = parse_size_schedule("128:40,96:0", 160)
+    assert sched == [(0, 96), (40, 128)]
+    assert [size_at(sched, e) for e in (0, 39, 40, 99)] == [96, 96, 128, 128]
+    assert parse_size_schedule("", 160) == [(0, 160)]
+    with pytest.raises(ValueError):
+        parse_size_schedule("96:5", 160)

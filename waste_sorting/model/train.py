@@ -44,6 +44,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--attention", default="cbam", choices=("cbam", "se", "none"))
     p.add_argument("--width", type=int, default=64)
     p.add_argument("--size", type=int, default=160, help="input size in pixels (square)")
+    p.add_argument("--size-schedule", default="",
+                   help="progressive resizing, 'SIZE:FROM_EPOCH,...' e.g. '96:0,128:60'; the last size is the "
+                        "model's input size")
+    p.add_argument("--init-from", type=Path, help="start from this checkpoint's weights (fresh optimiser)")
     p.add_argument("--epochs", type=int, default=60)
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--optimizer", default="adamw", choices=("adamw", "sgd"))
@@ -84,6 +88,20 @@ def _limit(items: list, per_class: int) -> list:
             out.append(it)
             counts[it.label] = counts.get(it.label, 0) + 1
     return out
+
+
+def parse_size_schedule(text: str, default: int) -> list[tuple[int, int]]:
+    """'96:0,128:60' -> [(0, 96), (60, 128)] as (from_epoch, size), sorted."""
+    if not text:
+        return [(0, default)]
+    steps = sorted((int(e), int(sz)) for sz, e in (part.split(":") for part in text.split(",")))
+    if steps[0][0] != 0:
+        raise ValueError("the size schedule must start at epoch 0")
+    return steps
+
+
+def size_at(schedule: list[tuple[int, int]], epoch: int) -> int:
+    return [sz for e, sz in schedule if e <= epoch][-1]
 
 
 def load_checkpoint(path: Path) -> dict[str, Any]:
@@ -134,10 +152,15 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         teacher = network_from_checkpoint(load_checkpoint(args.teacher)).to(memory_format=torch.channels_last)
         for prm in teacher.parameters():
             prm.requires_grad_(False)
+    schedule = parse_size_schedule(args.size_schedule, args.size)
+    args.size = schedule[-1][1]  # the model's input size
     view_size = max(args.size, args.teacher_size) if teacher is not None else args.size
     mean, std = IMAGENET_MEAN, IMAGENET_STD
     train_set = AugmentedViews(train_data, view_size, AugmentConfig(belt_p=args.belt_p), args.seed, mean, std)
     hold_set = AugmentedViews(hold_data, args.size, None, 0, mean, std)
+    if args.init_from:
+        net.load_state_dict(network_from_checkpoint(load_checkpoint(args.init_from)).state_dict())
+        print(f"initialised from {args.init_from}", flush=True)
     train_loader = torch.utils.data.DataLoader(train_set, batch_size=args.batch_size, shuffle=True,
                                                drop_last=len(train_set) > args.batch_size)
     hold_loader = torch.utils.data.DataLoader(hold_set, batch_size=64)
@@ -172,6 +195,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     rng = np.random.default_rng(args.seed + 1000 * start_epoch)
     for epoch in range(start_epoch, args.epochs):
         train_set.epoch = epoch
+        size = size_at(schedule, epoch)
         net.train()
         t0, seen, loss_sum, correct = time.time(), 0, 0.0, 0
         bar = None
@@ -186,8 +210,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 perm = torch.randperm(x.shape[0])
                 x = lam * x + (1 - lam) * x[perm]
                 targets = lam * targets + (1 - lam) * targets[perm]
-            xs = x if view_size == args.size else F.interpolate(
-                x, size=(args.size, args.size), mode="bilinear", antialias=True, align_corners=False)
+            xs = x if view_size == size else F.interpolate(
+                x, size=(size, size), mode="bilinear", antialias=True, align_corners=False)
             logits = net(xs)
             smooth = targets * (1 - args.label_smoothing) + args.label_smoothing / len(classes)
             hard = -(smooth * F.log_softmax(logits, 1) * class_weights).sum(1).mean()
