@@ -59,6 +59,7 @@ class TrackerConfig:
     pick_lead: float = 0.1          # s before the fire time a pick request is released
     forget_after: float = 0.6       # m past the last ejector when decided tracks are dropped
     overlap_policy: str = "skip"    # a pulse that would also eject a neighbour: "skip" it, or "fire" anyway
+    frame_grace: float = 0.5        # s without frames before decisions stop waiting for them
 
 
 @dataclass
@@ -117,6 +118,7 @@ class ConveyorTracker:
         self.tracks: list[Track] = []
         self.stats = TrackerStats()
         self.measured_speed: float | None = None
+        self.last_frame_stamp: float | None = None
         self._mismatch_since: float | None = None
         self._next_id = 1
 
@@ -154,6 +156,7 @@ class ConveyorTracker:
         """Associate one frame's detections (all stamped ``stamp``) with the tracks."""
         self.stats.frames += 1
         self.stats.detections += len(detections)
+        self.last_frame_stamp = stamp if self.last_frame_stamp is None else max(stamp, self.last_frame_stamp)
         s_now = self.odometry.travel(stamp)
         pairs = []
         for ti, tr in enumerate(self.tracks):
@@ -215,12 +218,21 @@ class ConveyorTracker:
 
     # -- decisions -------------------------------------------------------------
     def poll(self, now: float) -> list[Decision]:
-        """Decide every item that is leaving the view (or vanished); drop finished tracks."""
+        """Decide every item that is leaving the view (or vanished); drop finished tracks.
+
+        Leaving and vanishing are judged at the newest processed frame's stamp,
+        not at ``now``: frames reach the tracker after the classifier's
+        latency, and an item is decided only once every frame that saw it whole
+        has been fused. If frames stop coming, ``now`` takes over.
+        """
         out: list[Decision] = []
         keep: list[Track] = []
         last_ejector = max(self.geometry.x)
+        seen = self.last_frame_stamp
+        t_view = seen if seen is not None and now - seen <= self.cfg.frame_grace else now
         for tr in self.tracks:
             x_now = self.predict_x(tr, now)
+            x_view = self.predict_x(tr, t_view)
             if tr.pending_ejector >= 0:
                 released = self._release(tr, now)
                 if released is not None:
@@ -229,8 +241,8 @@ class ConveyorTracker:
                 if x_now - tr.length / 2 <= last_ejector + self.cfg.forget_after:
                     keep.append(tr)
                 continue
-            leaving = x_now + tr.length / 2 >= self.cfg.view_x_max
-            vanished = now - tr.last_capture > self.cfg.max_unseen
+            leaving = x_view + tr.length / 2 >= self.cfg.view_x_max
+            vanished = t_view - tr.last_capture > self.cfg.max_unseen
             if not (leaving or vanished):
                 keep.append(tr)
                 continue
