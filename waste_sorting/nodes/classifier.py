@@ -7,17 +7,18 @@ from typing import Any
 
 import cv2
 import numpy as np
+from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
 from rclpy.node import Node
 from rclpy.qos import QoSHistoryPolicy, QoSProfile, QoSReliabilityPolicy
 from sensor_msgs.msg import Image, PointCloud2
 
-from waste_sorting import paths
+from waste_sorting import itemlist, paths
 from waste_sorting.inference.backend import BACKENDS
 from waste_sorting.inference.classifier import ImageClassifier
 from waste_sorting.params import CLASSES, Param
 from waste_sorting.ros import parameters
 from waste_sorting.ros.diagnostics import OK, WARN, Diagnostics
-from waste_sorting.ros.messages import bgr_to_image, image_to_bgr, items_to_cloud, to_sec
+from waste_sorting.ros.messages import bgr_to_image, cloud_to_items, image_to_bgr, items_to_cloud, to_sec
 from waste_sorting.vision.homography import Homography
 from waste_sorting.vision.item_detector import DetectorConfig, FrameResult, ItemDetector
 from waste_sorting.vision.segmentation import BeltSegmenter, SegmentationConfig
@@ -75,6 +76,10 @@ class Classifier(Node):
         self.sub = self.create_subscription(Image, "camera/image_raw", self._on_image, frames_qos)
         self.pub = self.create_publisher(PointCloud2, "items/detected", 10)
         self.debug_pub = self.create_publisher(Image, "classifier/debug_image", 1)
+        self.tracked = itemlist.empty(0)  # latest items/tracked, to label the debug image with track ids
+        # Its own callback group: track updates must not queue behind the (always ready) image callback.
+        self.tracked_sub = self.create_subscription(PointCloud2, "items/tracked", self._on_tracked, 5,
+                                                    callback_group=MutuallyExclusiveCallbackGroup())
         self.diag = Diagnostics(self)
         self.frames = self.rejected = self.items = 0
         self.latencies: list[float] = []
@@ -126,6 +131,26 @@ class Classifier(Node):
             self.debug_pub.publish(bgr_to_image(self._annotate(frame, result), msg.header.stamp,
                                                 msg.header.frame_id))
 
+    def _on_tracked(self, msg: PointCloud2) -> None:
+        if self.values["publish_debug_image"]:
+            try:
+                self.tracked = cloud_to_items(msg)
+            except ValueError:
+                pass
+
+    def _track_ids(self, records: np.ndarray, stamp: float) -> list[int | None]:
+        """The track id nearest each detection (tracks moved forward to this frame's stamp)."""
+        tr = self.tracked
+        if len(tr) == 0:
+            return [None] * len(records)
+        tx = tr["x"] + tr["speed"] * (stamp - tr["stamp"])
+        ids: list[int | None] = []
+        for r in records:
+            d = np.hypot(tx - r["x"], tr["y"] - r["y"])
+            k = int(np.argmin(d))
+            ids.append(int(tr["item_id"][k]) if d[k] < 0.05 else None)
+        return ids
+
     def _publish_status(self) -> None:
         silent = time.monotonic() - self._last_frame_wall
         if silent > self.values["stall_timeout"] and not self._stalled:
@@ -146,12 +171,14 @@ class Classifier(Node):
     def _annotate(self, frame: np.ndarray, result: FrameResult) -> np.ndarray:
         out = frame.copy()
         classes = self.model.classes
-        for b, r, done in zip(result.blobs, result.records, result.classified, strict=True):
+        ids = self._track_ids(result.records, float(result.records["stamp"][0])) if len(result.records) else []
+        for b, r, done, tid in zip(result.blobs, result.records, result.classified, ids, strict=True):
             colour = (0, 200, 0) if done else (0, 200, 255)
             cv2.rectangle(out, (b.x0, b.y0), (b.x1, b.y1), colour, 2)
+            label = f"#{tid}" if tid is not None else "new"
             if done:
-                label = f"{classes[int(r['class_id'])]} {float(r['confidence']):.2f}"
-                cv2.putText(out, label, (b.x0, max(b.y0 - 4, 10)), cv2.FONT_HERSHEY_SIMPLEX, 0.5, colour, 1)
+                label += f" {classes[int(r['class_id'])]} {float(r['confidence']):.2f}"
+            cv2.putText(out, label, (b.x0, max(b.y0 - 4, 10)), cv2.FONT_HERSHEY_SIMPLEX, 0.5, colour, 1)
         return out
 
 
