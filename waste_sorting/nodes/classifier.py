@@ -40,6 +40,8 @@ PARAMS = (
           "newest frame)", "", 1, 100, read_only=True),
     Param("image_reliable", False, "subscribe to images RELIABLE (lossless replay; the publisher must be "
           "reliable too) instead of BEST_EFFORT (sensor data)", read_only=True),
+    Param("expected_size", [0, 0], "frame width and height the calibration is for ([0, 0]: any); frames of "
+          "another size are rejected", "px", 0, 16384),
     Param("stall_timeout", 1.0, "no frame for this long: camera reported stalled", "s", 0.05, 60.0),
     Param("publish_debug_image", False, "publish classifier/debug_image with boxes and labels"),
 )
@@ -87,6 +89,7 @@ class Classifier(Node):
         self.period: float | None = None  # camera frame period, learnt from the stamps
         self.dropped = 0                  # frames the camera sent that we never processed
         self.stalls = 0
+        self._rejection_logged: dict[str, float] = {}
         self._last_frame_wall = time.monotonic()
         self._stalled = False
         self.diag_timer = self.create_timer(1.0, self._publish_status)
@@ -102,14 +105,16 @@ class Classifier(Node):
         try:
             frame = image_to_bgr(msg)
         except ValueError as exc:
-            self.rejected += 1
-            self.get_logger().warning(f"rejected frame: {exc}", throttle_duration_sec=5.0)
+            self._reject(str(exc))
+            return
+        want = self.values["expected_size"]
+        if len(want) == 2 and want[0] > 0 and (frame.shape[1], frame.shape[0]) != (want[0], want[1]):
+            self._reject(f"{frame.shape[1]}x{frame.shape[0]}, expected {want[0]}x{want[1]} "
+                         "(the homography is for that size)")
             return
         stamp = to_sec(msg.header.stamp)
         if self.last_stamp is not None and stamp <= self.last_stamp:
-            self.rejected += 1
-            self.get_logger().warning("rejected frame: stamp not newer than the last one",
-                                      throttle_duration_sec=5.0)
+            self._reject("stamp not newer than the last one")
             return
         if self.last_stamp is not None:
             gap = stamp - self.last_stamp
@@ -130,6 +135,15 @@ class Classifier(Node):
         if self.values["publish_debug_image"]:
             self.debug_pub.publish(bgr_to_image(self._annotate(frame, result), msg.header.stamp,
                                                 msg.header.frame_id))
+
+    def _reject(self, reason: str) -> None:
+        """Count a rejected frame; log each distinct reason at most every 5 s."""
+        self.rejected += 1
+        key = reason.split(",")[0].split("(")[0]
+        now = time.monotonic()
+        if now - self._rejection_logged.get(key, -1e9) >= 5.0:
+            self._rejection_logged[key] = now
+            self.get_logger().warning(f"rejected frame: {reason}")
 
     def _on_tracked(self, msg: PointCloud2) -> None:
         if self.values["publish_debug_image"]:
