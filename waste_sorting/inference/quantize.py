@@ -36,6 +36,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--fp16", action="store_true", help="make an FP16 model instead of INT8")
     p.add_argument("--method", default="percentile", choices=METHODS)
     p.add_argument("--calib-images", type=int, default=256, help="at most this many calibration images")
+    p.add_argument("--calib-train-split", action="store_true",
+                   help="--calib is the training folder: calibrate on its training split only")
     p.add_argument("--eval", type=Path, help="labelled folder to measure top-1 of FP32 and the new model")
     p.add_argument("--eval-holdout", action="store_true", help="--eval is the training folder: use its holdout")
 
@@ -59,8 +61,13 @@ def fp32_weights(model: onnx.ModelProto) -> onnx.ModelProto:
     return model
 
 
-def calibration_images(folder: Path, limit: int) -> list[Path]:
-    files = sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
+def calibration_images(folder: Path, limit: int, train_split: bool = False) -> list[Path]:
+    if train_split:
+        from waste_sorting.data.folders import list_images, split_images
+
+        files = sorted(it.path for it in split_images(list_images(folder))[0])
+    else:
+        files = sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
     if not files:
         raise ValueError(f"no calibration images in {folder}")
     idx = np.linspace(0, len(files) - 1, min(limit, len(files))).round().astype(int)
@@ -93,7 +100,7 @@ class _Reader:
 
 
 def quantize_int8(model_path: Path, out: Path, calib: Path, method: str = "percentile",
-                  limit: int = 256) -> Path:
+                  limit: int = 256, train_split: bool = False) -> Path:
     from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
@@ -106,7 +113,7 @@ def quantize_int8(model_path: Path, out: Path, calib: Path, method: str = "perce
         prepped = Path(tmp) / "prep.onnx"
         quant_pre_process(str(plain), str(prepped), skip_symbolic_shape=True)
         quantize_static(
-            str(prepped), str(out), _Reader(calibration_images(calib, limit), meta),
+            str(prepped), str(out), _Reader(calibration_images(calib, limit, train_split), meta),
             quant_format=QuantFormat.QDQ, per_channel=True, activation_type=QuantType.QInt8,
             weight_type=QuantType.QInt8, calibrate_method=calib_method,
             extra_options={"ActivationSymmetric": True, "WeightSymmetric": True,
@@ -114,7 +121,7 @@ def quantize_int8(model_path: Path, out: Path, calib: Path, method: str = "perce
     meta.precision = "int8"
     meta.weights = "int8"
     meta.training = {**meta.training, "int8_calibration": {"images": str(calib), "method": method,
-                                                           "max_images": limit}}
+                                                           "max_images": limit, "train_split_only": train_split}}
     meta.write(sidecar_path(out), out)
     return out
 
@@ -160,7 +167,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     else:
         if not args.calib:
             raise SystemExit("INT8 needs --calib DIR (a folder of representative images)")
-        out = quantize_int8(args.model, args.out, args.calib, args.method, args.calib_images)
+        out = quantize_int8(args.model, args.out, args.calib, args.method, args.calib_images, args.calib_train_split)
     print(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB) and {sidecar_path(out).name}")
     report: dict[str, Any] = {"model": str(out)}
     if args.eval:
