@@ -12,7 +12,6 @@ import argparse
 import json
 import math
 import time
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -281,8 +280,6 @@ def main(argv: list[str] | None = None) -> int:
     run(p.parse_args(argv))
     return 0
 
-
-_ = asdict  # re-exported for callers that build ArchConfig dicts
 
 if __name__ == "__main__":
     raise SystemExit(main())
