@@ -10,8 +10,9 @@ import rclpy
 from diagnostic_msgs.msg import DiagnosticArray
 from sensor_msgs.msg import Image, PointCloud2
 
-from cellproc import spin_for, start_nodes, stop_nodes
 from waste_sorting.ros.messages import bgr_to_image, to_stamp
+
+from cellproc import spin_for, start_nodes, stop_nodes
 
 pytestmark = pytest.mark.slow
 

@@ -8,7 +8,6 @@ from collections import defaultdict
 import numpy as np
 import pytest
 import rclpy
-from cellproc import spin_for, start_nodes, stop_nodes
 from rclpy.node import Node
 from sensor_msgs.msg import PointCloud2
 
@@ -17,6 +16,8 @@ from waste_sorting.itemlist import ItemStatus
 from waste_sorting.protocol.emulator import ControllerEmulator
 from waste_sorting.ros.messages import cloud_to_items
 from waste_sorting.scheduling.ejection import EjectorGeometry
+
+from cellproc import spin_for, start_nodes, stop_nodes
 
 pytestmark = pytest.mark.slow
 

@@ -8,7 +8,6 @@ import time
 
 import pytest
 import rclpy
-from cellproc import spin_for, start_nodes, stop_nodes
 from rcl_interfaces.msg import Parameter as ParameterMsg
 from rcl_interfaces.msg import ParameterType, ParameterValue
 from rcl_interfaces.srv import SetParameters
@@ -17,6 +16,8 @@ from sensor_msgs.msg import PointCloud2
 from waste_sorting.itemlist import ItemStatus, MissReason
 from waste_sorting.protocol.emulator import EmulatorProcess
 from waste_sorting.ros.messages import cloud_to_items
+
+from cellproc import spin_for, start_nodes, stop_nodes
 
 pytestmark = pytest.mark.slow
 

@@ -6,10 +6,11 @@ import time
 
 import pytest
 import rclpy
-from cellproc import start_nodes, stop_nodes
 from rcl_interfaces.msg import Parameter as ParameterMsg
 from rcl_interfaces.msg import ParameterType, ParameterValue
 from rcl_interfaces.srv import DescribeParameters, GetParameters, SetParameters
+
+from cellproc import start_nodes, stop_nodes
 
 pytestmark = pytest.mark.slow
 

@@ -9,7 +9,6 @@ import numpy as np
 import pytest
 import rclpy
 import yaml
-from cellproc import spin_for, start_nodes, stop_nodes
 from rclpy.node import Node
 from sensor_msgs.msg import PointCloud2
 
@@ -20,6 +19,8 @@ from waste_sorting.protocol.emulator import ControllerEmulator
 from waste_sorting.ros.messages import cloud_to_items
 from waste_sorting.simulation.belt import SimConfig
 from waste_sorting.simulation.speed import SpeedProfile
+
+from cellproc import spin_for, start_nodes, stop_nodes
 
 pytestmark = pytest.mark.slow
 

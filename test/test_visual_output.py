@@ -11,8 +11,9 @@ import rclpy
 from sensor_msgs.msg import Image
 from visualization_msgs.msg import Marker, MarkerArray
 
-from cellproc import start_nodes, stop_nodes
 from waste_sorting.ros.messages import image_to_bgr
+
+from cellproc import start_nodes, stop_nodes
 
 pytestmark = pytest.mark.slow
 
