@@ -32,4 +32,4 @@ def test_stale_fixed_speed_is_flagged_and_misses(slowing_bag, shipped_model):
     r = evaluate(slowing_bag, overrides={"tracker": {**ALL_PICKED, "speed_source": "fixed", "belt_speed": 2.0}})
     print("fixed:", r["position_error_mm"], r["speed_warning"])
     assert r["speed_warning_frames"] > 0 and "mismatch" in r["speed_warning"]
-    assert r["position_error_mm"]["p99"] > 20.0
+    assert r["position_error_mm"]["p99"] > 10.0  # the pulses drift off the items as the belt slows

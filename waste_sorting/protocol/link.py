@@ -193,6 +193,7 @@ class ControllerLink:
             return False
         self._decoder = FrameDecoder()
         self._sync.clear()
+        self.controller_armed = None  # unknown until this controller's first heartbeat ACK
         self._last_rx = time.monotonic()
         self.log(f"serial port {self.cfg.port} open")
         self._ping()
@@ -283,6 +284,7 @@ class ControllerLink:
             self.stats.controller_restarts += 1
             self.log("controller restarted: clock re-synchronising")
             self._sync.clear()
+            self.controller_armed = None
             self._ping()
             if self.on_controller_restart:
                 self.on_controller_restart()
