@@ -55,13 +55,48 @@ def variants(tmp_path_factory, shipped_model, demo_images):
 
     out = tmp_path_factory.mktemp("variants")
     int8 = quantize_int8(shipped_model, out / "m.int8.onnx", demo_images, "percentile", limit=24)
+    int8_cpu = quantize_int8(shipped_model, out / "m.int8cpu.onnx", demo_images, "percentile", limit=24,
+                             target="cpu")
     fp16 = convert_fp16(shipped_model, out / "m.fp16.onnx")
-    return {"int8": int8, "fp16": fp16}
+    return {"int8": int8, "int8-cpu": int8_cpu, "fp16": fp16}
+
+
+def _activation_zero_points(path: Path) -> list:
+    import onnx
+    from onnx import numpy_helper
+
+    model = onnx.load(str(path))
+    inits = {i.name: numpy_helper.to_array(i) for i in model.graph.initializer}
+    weights = {i.name for i in model.graph.initializer if len(i.dims) > 1}
+    return [inits[n.input[2]] for n in model.graph.node
+            if n.op_type == "QuantizeLinear" and n.input[0] not in weights and len(n.input) > 2]
+
+
+def test_int8_targets_tensorrt_symmetric_s8_and_cpu_u8(variants):
+    import numpy as np
+
+    trt_zp = _activation_zero_points(variants["int8"])
+    cpu_zp = _activation_zero_points(variants["int8-cpu"])
+    assert trt_zp and cpu_zp
+    # TensorRT takes only symmetric signed INT8: every zero point is an int8 zero.
+    assert all(z.dtype == np.int8 and not z.any() for z in trt_zp)
+    # ONNX Runtime's fast x86 kernels want unsigned activations.
+    assert all(z.dtype == np.uint8 for z in cpu_zp)
+
+
+def test_a_cpu_int8_model_is_refused_for_tensorrt_with_the_fix(variants, shipped_model):
+    from waste_sorting.inference.engine_cache import tensorrt_incompatibility
+
+    assert tensorrt_incompatibility(shipped_model) is None
+    assert tensorrt_incompatibility(variants["int8"]) is None
+    why = tensorrt_incompatibility(variants["int8-cpu"])
+    assert why and "--target tensorrt" in why
 
 
 def test_precision_is_read_from_the_onnx_file(shipped_model, variants):
     assert onnx_precision(shipped_model) == "fp32"
     assert onnx_precision(variants["int8"]) == "int8"
+    assert onnx_precision(variants["int8-cpu"]) == "int8"
     assert onnx_precision(variants["fp16"]) == "fp16"
 
 

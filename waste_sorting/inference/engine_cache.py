@@ -36,6 +36,18 @@ def onnx_precision(onnx_path: Path) -> str:
     return "fp32"
 
 
+def tensorrt_incompatibility(onnx_path: Path) -> str | None:
+    """Why TensorRT cannot take this ONNX file, read without a GPU; None when it can."""
+    import onnx
+
+    model = onnx.load(str(onnx_path), load_external_data=False)
+    u8 = {i.name for i in model.graph.initializer if i.data_type == onnx.TensorProto.UINT8}
+    if any(n.op_type == "QuantizeLinear" and len(n.input) > 2 and n.input[2] in u8 for n in model.graph.node):
+        return (f"{onnx_path.name} is quantized for CPUs (unsigned INT8 activations); TensorRT takes only "
+                "symmetric signed INT8: quantize it again with `waste-sorting quantize --target tensorrt`")
+    return None
+
+
 @dataclass(frozen=True)
 class EngineKey:
     onnx_sha256: str

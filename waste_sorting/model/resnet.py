@@ -97,9 +97,12 @@ class AttentionResNet(nn.Module):
     def features(self, x: torch.Tensor) -> torch.Tensor:
         return self.stages(self.stem(x))
 
+    def embed(self, x: torch.Tensor) -> torch.Tensor:
+        """Globally pooled features, the input of the classifier head."""
+        return torch.mean(self.features(x), dim=(2, 3))
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        f = torch.mean(self.features(x), dim=(2, 3))
-        return self.fc(self.dropout(f))
+        return self.fc(self.dropout(self.embed(x)))
 
 
 def build_model(cfg: ArchConfig) -> AttentionResNet:

@@ -32,7 +32,7 @@ from waste_sorting.inference.preprocess import IMAGENET_MEAN, IMAGENET_STD
 from waste_sorting.model.augment import AugmentConfig
 from waste_sorting.model.dataset import AugmentedViews, preload
 from waste_sorting.model.metrics import classification_report, save_confusion_png, save_curves_png
-from waste_sorting.model.registry import TEACHER_ARCHS, build_network
+from waste_sorting.model.registry import TEACHER_ARCHS, build_network, embed_and_logits, embedding_dim
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -61,6 +61,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--kd-temperature", type=float, default=2.0)
     p.add_argument("--teacher-size", type=int, default=224)
     p.add_argument("--teacher-tta", action="store_true", help="average teacher logits over a mirror view")
+    p.add_argument("--feature-kd", type=float, default=0.0,
+                   help="weight of feature distillation: the student's pooled features, through a linear "
+                        "projector, match the teacher's (cosine); 0 disables")
     p.add_argument("--holdout", type=float, default=DEFAULT_HOLDOUT_FRACTION)
     p.add_argument("--split-seed", type=int, default=DEFAULT_SPLIT_SEED)
     p.add_argument("--seed", type=int, default=0)
@@ -123,6 +126,11 @@ def predict(net: nn.Module, loader: torch.utils.data.DataLoader) -> tuple[np.nda
     return np.concatenate(probs), np.concatenate(labels)
 
 
+def feature_distance(student: torch.Tensor, teacher: torch.Tensor) -> torch.Tensor:
+    """1 - cosine between batch-centred embeddings: what tells images apart, not the common offset."""
+    return (1 - F.cosine_similarity(student - student.mean(0), teacher - teacher.mean(0), dim=1)).mean()
+
+
 def _lr_factor(step: int, total: int, warmup: int) -> float:
     if step < warmup:
         return (step + 1) / warmup
@@ -147,10 +155,15 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     arch = _arch_dict(args, len(classes))
     net = build_network(arch, pretrained=args.arch in TEACHER_ARCHS).to(memory_format=torch.channels_last)
     teacher: nn.Module | None = None
+    projector: nn.Linear | None = None
     if args.teacher:
         teacher = network_from_checkpoint(load_checkpoint(args.teacher)).to(memory_format=torch.channels_last)
         for prm in teacher.parameters():
             prm.requires_grad_(False)
+        if args.feature_kd > 0:
+            # Six logits say little about an image; the teacher's 1280-d embedding carries what it
+            # learnt on ImageNet, which a from-scratch student cannot see in 1,677 images.
+            projector = nn.Linear(embedding_dim(net), embedding_dim(teacher))
     schedule = parse_size_schedule(args.size_schedule, args.size)
     args.size = schedule[-1][1]  # the model's input size
     view_size = max(args.size, args.teacher_size) if teacher is not None else args.size
@@ -167,8 +180,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     counts = np.bincount(train_data.labels, minlength=len(classes)).astype(np.float64)
     class_weights = torch.tensor((counts.sum() / np.maximum(counts, 1)) ** 0.5, dtype=torch.float32)
     class_weights /= class_weights.mean()
-    decay = [p for n, p in net.named_parameters() if p.ndim > 1]
-    no_decay = [p for n, p in net.named_parameters() if p.ndim <= 1]
+    trained = list(net.named_parameters()) + (list(projector.named_parameters()) if projector else [])
+    decay = [p for n, p in trained if p.ndim > 1]
+    no_decay = [p for n, p in trained if p.ndim <= 1]
     groups = [{"params": decay, "weight_decay": args.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
     opt: torch.optim.Optimizer = (
         torch.optim.AdamW(groups, lr=args.lr) if args.optimizer == "adamw"
@@ -186,6 +200,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         if ckpt["arch"] != arch:
             raise SystemExit(f"{ckpt_path} holds a different architecture ({ckpt['arch']}); use another --out")
         net.load_state_dict(ckpt["model"])
+        if projector is not None:
+            projector.load_state_dict(ckpt["projector"])
         opt.load_state_dict(ckpt["optimizer"])
         sched.load_state_dict(ckpt["scheduler"])
         start_epoch, history = ckpt["epoch"], ckpt["history"]
@@ -211,7 +227,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 targets = lam * targets + (1 - lam) * targets[perm]
             xs = x if view_size == size else F.interpolate(
                 x, size=(size, size), mode="bilinear", antialias=True, align_corners=False)
-            logits = net(xs)
+            emb, logits = embed_and_logits(net, xs)
             smooth = targets * (1 - args.label_smoothing) + args.label_smoothing / len(classes)
             hard = -(smooth * F.log_softmax(logits, 1) * class_weights).sum(1).mean()
             loss = hard
@@ -219,13 +235,16 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 with torch.no_grad():
                     t_in = x if view_size == args.teacher_size else F.interpolate(
                         x, size=(args.teacher_size,) * 2, mode="bilinear", antialias=True, align_corners=False)
-                    t_logits = teacher(t_in)
+                    t_emb, t_logits = embed_and_logits(teacher, t_in)
                     if args.teacher_tta:
-                        t_logits = (t_logits + teacher(t_in.flip(3))) / 2
+                        t_emb2, t_logits2 = embed_and_logits(teacher, t_in.flip(3))
+                        t_emb, t_logits = (t_emb + t_emb2) / 2, (t_logits + t_logits2) / 2
                 temp = args.kd_temperature
                 kd = F.kl_div(F.log_softmax(logits / temp, 1), F.log_softmax(t_logits / temp, 1),
                               reduction="batchmean", log_target=True) * temp * temp
                 loss = args.kd_alpha * hard + (1 - args.kd_alpha) * kd
+                if projector is not None:
+                    loss = loss + args.feature_kd * feature_distance(projector(emb), t_emb)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
@@ -246,7 +265,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         print(f"epoch {epoch + 1}/{args.epochs} loss {loss_sum / seen:.4f} train_acc {correct / seen:.3f} "
               f"holdout_acc {hold_acc:.3f} ({time.time() - t0:.0f} s)", flush=True)
         ckpt = {"arch": arch, "model": net.state_dict(), "optimizer": opt.state_dict(),
-                "scheduler": sched.state_dict(), "epoch": epoch + 1, "history": history,
+                "scheduler": sched.state_dict(), "epoch": epoch + 1,
+                "projector": projector.state_dict() if projector is not None else None, "history": history,
                 "classes": classes, "size": args.size, "mean": mean, "std": std,
                 "args": {k: str(v) for k, v in vars(args).items()},
                 "data": {"root": str(args.data), "fingerprint": fingerprint(train_items),

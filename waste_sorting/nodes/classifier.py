@@ -36,6 +36,10 @@ PARAMS = (
     Param("split_touching", True, "split touching items with a watershed"),
     Param("classify_band", [0.15, 0.85], "classify items whose centre is within this fraction of the width",
           "", 0.0, 1.0),
+    Param("max_classifications", 4, "classify an item at most this many times while it crosses the view "
+          "(0: in every frame); later sightings still update its position", "", 0, 1000),
+    Param("max_belt_speed", 4.0, "fastest belt speed to expect, for linking an item's sightings", "m/s",
+          0.1, 20.0),
     Param("image_queue_depth", 1, "frames queued while busy; the oldest is dropped beyond this (1: always the "
           "newest frame)", "", 1, 100, read_only=True),
     Param("image_reliable", False, "subscribe to images RELIABLE (lossless replay; the publisher must be "
@@ -55,7 +59,8 @@ def _detector_parts(v: dict[str, Any]) -> tuple[Homography, SegmentationConfig, 
         Homography(v["homography"]),
         SegmentationConfig(threshold=v["threshold"], min_area_px=v["min_area_px"], downscale=v["downscale"],
                            split_touching=v["split_touching"]),
-        DetectorConfig(classify_band=(band[0], band[1])),
+        DetectorConfig(classify_band=(band[0], band[1]), max_classifications=v["max_classifications"],
+                       max_belt_speed=v["max_belt_speed"]),
     )
 
 
@@ -98,7 +103,7 @@ class Classifier(Node):
         homography, seg, det = _detector_parts(v)
         self.detector.homography = homography
         self.detector.segmenter.cfg = seg
-        self.detector.cfg = det
+        self.detector.configure(det)
 
     def _on_image(self, msg: Image) -> None:
         t_start = time.perf_counter()
@@ -174,6 +179,7 @@ class Classifier(Node):
         lat = np.array(self.latencies[-200:]) * 1e3
         values = {"frames": self.frames, "dropped_frames": self.dropped, "rejected_frames": self.rejected,
                   "items": self.items, "stalls": self.stalls,
+                  "classifications_skipped": self.detector.budget.skipped,
                   "latency_p50_ms": float(np.percentile(lat, 50)) if lat.size else 0.0,
                   "latency_p99_ms": float(np.percentile(lat, 99)) if lat.size else 0.0,
                   "backend": self.model.choice.name}

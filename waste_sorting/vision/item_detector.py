@@ -3,8 +3,9 @@
 This is the hot path (image in -> items out). Crops are written straight
 into one preallocated uint8 batch and normalised in one vectorised pass.
 Only items inside the classification band (a stretch of the view where they
-are seen whole) are classified, so each item is classified a few times, not
-in every frame; the tracker fuses those sightings.
+are seen whole) are classified, and each at most ``max_classifications`` times
+(see classification_budget), not in every frame; the tracker fuses those
+sightings.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from waste_sorting import itemlist
 from waste_sorting.inference.classifier import ImageClassifier
 from waste_sorting.inference.preprocess import crop_square, square_box
 from waste_sorting.itemlist import ItemFlags
+from waste_sorting.vision.classification_budget import BudgetConfig, ClassificationBudget
 from waste_sorting.vision.homography import Homography
 from waste_sorting.vision.segmentation import BeltSegmenter, Blob
 
@@ -26,6 +28,8 @@ class DetectorConfig:
     classify_band: tuple[float, float] = (0.15, 0.85)  # fraction of the frame width
     crop_margin: float = 1.25
     max_items: int = 64
+    max_classifications: int = 4   # per item while it crosses the view; 0: every sighting
+    max_belt_speed: float = 4.0    # m/s, bounds the sighting links of the budget
 
 
 @dataclass
@@ -42,6 +46,17 @@ class ItemDetector:
         self.cfg = cfg or DetectorConfig()
         size = classifier.input_size if classifier else 1
         self._batch = np.empty((self.cfg.max_items, size, size, 3), np.uint8)
+        self.budget = self._budget_for(self.cfg)
+
+    @staticmethod
+    def _budget_for(cfg: DetectorConfig) -> ClassificationBudget:
+        return ClassificationBudget(BudgetConfig(max_per_item=cfg.max_classifications, max_speed=cfg.max_belt_speed))
+
+    def configure(self, cfg: DetectorConfig) -> None:
+        """New settings at run time; the sighting memory restarts if its settings changed."""
+        if (cfg.max_classifications, cfg.max_belt_speed) != (self.cfg.max_classifications, self.cfg.max_belt_speed):
+            self.budget = self._budget_for(cfg)
+        self.cfg = cfg
 
     def process(self, frame: np.ndarray, stamp: float) -> FrameResult:
         blobs = self.segmenter.segment(frame)[: self.cfg.max_items]
@@ -65,7 +80,10 @@ class ItemDetector:
         rec["flags"] = [ItemFlags.TRUNCATED if b.touches_edge else 0 for b in blobs]
         lo, hi = self.cfg.classify_band[0] * w, self.cfg.classify_band[1] * w
         if self.classifier is not None:
-            idx = [i for i, b in enumerate(blobs) if not b.touches_edge and lo <= b.cx <= hi]
+            wanted = np.array([not b.touches_edge and lo <= b.cx <= hi for b in blobs])
+            sizes = np.maximum(rec["length"], rec["width"]).astype(np.float64)
+            chosen = self.budget.select(belt_c[:, 0], belt_c[:, 1], sizes, stamp, wanted)
+            idx = np.flatnonzero(chosen).tolist()
             if idx:
                 size = self.classifier.input_size
                 for k, i in enumerate(idx):
