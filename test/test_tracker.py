@@ -144,3 +144,34 @@ def test_bin_map_validation():
         BinMap(CLASSES, ["glass"], [0.5, 0.5]).validate()
     with pytest.raises(ValueError):
         BinMap(CLASSES, ["glass"], [1.5]).validate()
+
+
+def _one(x: float, y: float, t: float, cls: int = 1) -> np.ndarray:
+    rec = itemlist.empty(1)
+    rec["x"], rec["y"], rec["length"], rec["width"] = x, y, 0.1, 0.08
+    rec["class_id"], rec["confidence"], rec["stamp"] = cls, 0.9, t
+    return rec
+
+
+def test_an_item_seen_once_between_dropped_frames_is_still_decided():
+    tracker = make_tracker()
+    tracker.update(_one(0.5, 0.0, 0.0), 0.0)
+    decisions = []
+    # The classifier fell behind: the next processed frame comes after the item left the view.
+    for k in range(1, 40):
+        t = 0.4 + k / 30
+        tracker.update(itemlist.empty(0), t)
+        decisions += tracker.poll(t + 0.002)
+    assert len(decisions) == 1 and decisions[0].record["status"] == ItemStatus.REQUESTED
+    assert tracker.stats.rejected_noise == 0
+
+
+def test_a_blob_seen_once_then_absent_where_it_should_be_is_noise():
+    tracker = make_tracker()
+    tracker.update(_one(0.3, 0.0, 0.0), 0.0)
+    decisions = []
+    for k in range(1, 40):
+        t = k / 30
+        tracker.update(itemlist.empty(0), t)  # the next frames show the belt empty there
+        decisions += tracker.poll(t + 0.002)
+    assert decisions == [] and tracker.stats.rejected_noise == 1

@@ -32,7 +32,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--frames", type=int, nargs="*", default=[1, 4, 12], help="items per hot-path frame")
     p.add_argument("--stream-frames", type=int, default=90,
                    help="frames of the moving-belt hot-path run (0 skips it)")
-    p.add_argument("--stream-items", type=float, default=4.0, help="mean items in view in the moving-belt run")
+    p.add_argument("--stream-items", type=float, default=4.8,
+                   help="items in view the moving-belt run aims at (single file with gaps: it reports the mean it got)")
     p.add_argument("--json", type=Path)
 
 

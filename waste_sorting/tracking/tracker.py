@@ -74,6 +74,7 @@ class Track:
     class_sum: np.ndarray
     class_obs: int = 0
     hits: int = 1
+    misses: int = 0                 # processed frames that had it wholly in view but did not see it
     first_stamp: float = 0.0
     last_capture: float = 0.0
     decided: bool = False
@@ -176,6 +177,11 @@ class ConveyorTracker:
             used_t.add(ti)
             used_d.add(di)
             self._absorb(self.tracks[ti], detections[di], stamp, s_now)
+        for ti, tr in enumerate(self.tracks):
+            if ti not in used_t and not tr.decided:
+                px = tr.x + s_now - tr.travel
+                if px - tr.length / 2 >= self.cfg.view_x_min and px + tr.length / 2 <= self.cfg.view_x_max:
+                    tr.misses += 1
         for di in range(len(detections)):
             d = detections[di]
             if di not in used_d and not int(d["flags"]) & ItemFlags.TRUNCATED:
@@ -246,9 +252,11 @@ class ConveyorTracker:
             if not (leaving or vanished):
                 keep.append(tr)
                 continue
-            if tr.hits < self.cfg.min_hits:
+            if tr.hits < self.cfg.min_hits and tr.misses > 0:
                 self.stats.rejected_noise += 1
-                continue  # seen once: noise, not an item
+                continue  # seen once, then absent from a frame that had it in view: noise, not an item
+            # Seen fewer than min_hits times with no frame to contradict it: the frames in between were
+            # dropped, and a real item must still be decided and accounted for.
             decision = self._decide(tr, now)
             if decision is not None:
                 out.append(decision)
