@@ -125,7 +125,9 @@ def run(args: argparse.Namespace) -> SimRunReport | None:
         speed = max(tracker.odometry.speed, 0.1)
         drain = (max(tracker.core.geometry.x) + 0.6) / speed + 0.3
         time.sleep(min(drain, 30.0))
-        executor.shutdown(timeout_sec=2.0)
+        # Let callbacks in flight finish before the nodes are destroyed under them.
+        if not executor.shutdown(timeout_sec=10.0):
+            print("warning: node callbacks still running 10 s after shutdown was requested")
         spin.join(timeout=5.0)
         if not args.sim:
             return None

@@ -63,6 +63,7 @@ class Actuator(Node):
         self.outcomes: dict[str, int] = {}
         self.latencies: list[float] = []   # capture stamp -> command sent (s)
         self.results: list[np.void] = []
+        self._closing = False
         self.link.start()
         self._diag_timer = self.create_timer(1.0, self._publish_status)
 
@@ -125,7 +126,8 @@ class Actuator(Node):
         with self._lock:
             self.outcomes[key] = self.outcomes.get(key, 0) + 1
             self.results.append(rec.copy())
-        self.fired_pub.publish(items_to_cloud(np.array([rec]), to_stamp(self._now())))
+        if not self._closing:
+            self.fired_pub.publish(items_to_cloud(np.array([rec]), to_stamp(self._now())))
 
     def _publish_status(self) -> None:
         st = self.link.stats
@@ -142,6 +144,7 @@ class Actuator(Node):
         self.diag.publish(level, message, values)
 
     def destroy_node(self) -> None:
+        self._closing = True  # link callbacks still finishing must not publish on a node being destroyed
         self.link.close()
         super().destroy_node()
 
