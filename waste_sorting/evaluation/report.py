@@ -38,7 +38,7 @@ def truth_from_sim(sim: BeltSimulator, t_start: float, t_end: float, step: float
     """Trajectories of every item that entered the view during [t_start, t_end] and has passed it."""
     sim.ground_truth(t_end)  # make sure every item up to t_end is spawned
     out = []
-    for it in sim.items:
+    for it in sim.all_items():
         if it.spawn_time < t_start or it.spawn_time > t_end:
             continue
         ts = np.arange(it.spawn_time, t_end + 30.0, step)

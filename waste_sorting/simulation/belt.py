@@ -10,6 +10,7 @@ position at any time: ``x(t) = x_spawn + s(t) - s(t_spawn)``.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -114,6 +115,7 @@ class BeltSimulator:
         r2 = ((xx - cfg.width_px / 2) / cfg.width_px) ** 2 + ((yy - cfg.height_px / 2) / cfg.height_px) ** 2
         self._vignette = (1.0 - 0.35 * r2)[..., None].astype(np.float32)
         self.items: list[SimItem] = []
+        self.retired: list[SimItem] = []  # pruned: ground truth only, no pixels
         self._next_id = 1
         self._next_spawn_s = 0.0
         self._spawned_until = -1.0
@@ -218,9 +220,23 @@ class BeltSimulator:
         return np.clip(frame, 0, 255).astype(np.uint8)
 
     def prune(self, x_max: float, t: float) -> None:
-        """Forget items downstream of x_max (keeps long runs flat in memory)."""
+        """Stop rendering items downstream of x_max and drop their pixels (keeps long runs flat in memory).
+
+        Their ground truth stays (``all_items``): a report built after the run must still see every item.
+        """
         s = self.travel(t)
-        self.items = [it for it in self.items if it.x_spawn + s - self.travel(it.spawn_time) <= x_max]
+        keep, gone = [], []
+        for it in self.items:
+            (keep if it.x_spawn + s - self.travel(it.spawn_time) <= x_max else gone).append(it)
+        self.items = keep
+        self.retired.extend(dataclasses.replace(it, image=_NO_PIXELS, alpha=_NO_PIXELS) for it in gone)
+
+    def all_items(self) -> list[SimItem]:
+        """Every item spawned so far, rendered or retired, in spawn order."""
+        return self.retired + self.items
+
+
+_NO_PIXELS = np.zeros((0, 0), np.float32)
 
 
 def _transform(sprite: Sprite, scale: float, angle: float, flip: bool) -> tuple[np.ndarray, np.ndarray]:
