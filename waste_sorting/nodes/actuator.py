@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import deque
 from typing import Any
 
 import numpy as np
@@ -44,6 +45,9 @@ _NAK_REASON = {NakReason.TOO_LATE: MissReason.TOO_LATE, NakReason.DISARMED: Miss
                NakReason.QUEUE_FULL: MissReason.EJECTOR_BUSY}
 
 
+HISTORY = 10_000  # outcomes and latencies kept for diagnostics and reports
+
+
 class Actuator(Node):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__("actuator", **kwargs)
@@ -61,8 +65,9 @@ class Actuator(Node):
         self.diag = Diagnostics(self, hardware_id=self.values["port"])
         self._lock = threading.Lock()
         self.outcomes: dict[str, int] = {}
-        self.latencies: list[float] = []   # capture stamp -> command sent (s)
-        self.results: list[np.void] = []
+        # Recent history only: a shift runs for hours.
+        self.latencies: deque[float] = deque(maxlen=HISTORY)   # capture stamp -> command sent (s)
+        self.results: deque[np.void] = deque(maxlen=HISTORY)
         self._closing = False
         self.link.start()
         self._diag_timer = self.create_timer(1.0, self._publish_status)

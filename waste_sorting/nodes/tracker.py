@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections import deque
 from typing import Any
 
 import numpy as np
@@ -84,7 +85,7 @@ class Tracker(Node):
         self.markers_pub = self.create_publisher(MarkerArray, "visualization", 10)
         self._last_markers = 0.0
         self.diag = Diagnostics(self)
-        self.decision_latency: list[float] = []
+        self.decision_latency: deque[float] = deque(maxlen=10_000)  # recent only: a shift runs for hours
         self.bad_messages = 0
         self._last_diag = time.monotonic()
         self._started = False
