@@ -128,3 +128,26 @@ def test_size_schedule():
     assert parse_size_schedule("", 160) == [(0, 160)]
     with pytest.raises(ValueError):
         parse_size_schedule("96:5", 160)
+
+
+def test_feature_distance_ignores_the_common_offset_and_sees_which_image_is_which():
+    from waste_sorting.model.train import feature_distance
+
+    teacher = torch.randn(16, 40)
+    assert float(feature_distance(teacher + 3.0, teacher)) < 1e-5   # same embeddings, shifted
+    assert float(feature_distance(teacher[torch.randperm(16)], teacher)) > 0.5  # images mixed up
+
+
+def test_feature_distillation_trains_and_resumes_with_its_projector(tiny_run, demo_images, tmp_path, capsys):
+    from waste_sorting.cli import main
+
+    teacher = tiny_run / "checkpoint.pt"  # any network the registry builds can teach
+    args = ["train", "--data", str(demo_images), "--out", str(tmp_path / "s"), "--size", "64", "--depth", "10",
+            "--width", "8", "--batch-size", "8", "--holdout", "0.25", "--quiet", "--no-export", "--threads", "2",
+            "--teacher", str(teacher), "--teacher-size", "64", "--feature-kd", "1.0"]
+    assert main([*args, "--epochs", "1"]) == 0
+    ckpt = torch.load(tmp_path / "s" / "checkpoint.pt", weights_only=False)
+    assert ckpt["projector"]["weight"].shape == (16 * 8, 8 * 8)  # student 64-d -> teacher 128-d embedding
+    assert main([*args, "--epochs", "2"]) == 0
+    assert "after epoch 1" in capsys.readouterr().out
+    assert torch.load(tmp_path / "s" / "checkpoint.pt", weights_only=False)["epoch"] == 2
