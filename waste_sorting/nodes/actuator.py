@@ -68,7 +68,6 @@ class Actuator(Node):
         # Recent history only: a shift runs for hours.
         self.latencies: deque[float] = deque(maxlen=HISTORY)   # capture stamp -> command sent (s)
         self.results: deque[np.void] = deque(maxlen=HISTORY)
-        self._closing = False
         self.link.start()
         self._diag_timer = self.create_timer(1.0, self._publish_status)
 
@@ -131,8 +130,7 @@ class Actuator(Node):
         with self._lock:
             self.outcomes[key] = self.outcomes.get(key, 0) + 1
             self.results.append(rec.copy())
-        if not self._closing:
-            self.fired_pub.publish(items_to_cloud(np.array([rec]), to_stamp(self._now())))
+        self.fired_pub.publish(items_to_cloud(np.array([rec]), to_stamp(self._now())))
 
     def _publish_status(self) -> None:
         st = self.link.stats
@@ -149,7 +147,6 @@ class Actuator(Node):
         self.diag.publish(level, message, values)
 
     def destroy_node(self) -> None:
-        self._closing = True  # link callbacks still finishing must not publish on a node being destroyed
         self.link.close()
         super().destroy_node()
 

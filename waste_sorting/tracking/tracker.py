@@ -159,9 +159,9 @@ class ConveyorTracker:
         self.stats.detections += len(detections)
         self.last_frame_stamp = stamp if self.last_frame_stamp is None else max(stamp, self.last_frame_stamp)
         s_now = self.odometry.travel(stamp)
+        predicted = [tr.x + s_now - tr.travel for tr in self.tracks]  # every track moved to this frame
         pairs = []
-        for ti, tr in enumerate(self.tracks):
-            px = tr.x + s_now - tr.travel
+        for ti, (tr, px) in enumerate(zip(self.tracks, predicted, strict=True)):
             gate = self.cfg.gate_along + 0.15 * abs(s_now - tr.travel)
             for di in range(len(detections)):
                 d = detections[di]
@@ -177,15 +177,16 @@ class ConveyorTracker:
             used_t.add(ti)
             used_d.add(di)
             self._absorb(self.tracks[ti], detections[di], stamp, s_now)
-        for ti, tr in enumerate(self.tracks):
-            if ti not in used_t and not tr.decided:
-                px = tr.x + s_now - tr.travel
-                if px - tr.length / 2 >= self.cfg.view_x_min and px + tr.length / 2 <= self.cfg.view_x_max:
-                    tr.misses += 1
+        for ti, (tr, px) in enumerate(zip(self.tracks, predicted, strict=True)):
+            if ti not in used_t and not tr.decided and self._wholly_in_view(px, tr.length):
+                tr.misses += 1
         for di in range(len(detections)):
             d = detections[di]
             if di not in used_d and not int(d["flags"]) & ItemFlags.TRUNCATED:
                 self._create(d, stamp, s_now)
+
+    def _wholly_in_view(self, x: float, length: float) -> bool:
+        return x - length / 2 >= self.cfg.view_x_min and x + length / 2 <= self.cfg.view_x_max
 
     def _absorb(self, tr: Track, d: np.void, stamp: float, s_now: float) -> None:
         tr.last_capture = stamp

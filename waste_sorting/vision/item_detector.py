@@ -32,6 +32,10 @@ class DetectorConfig:
     max_belt_speed: float = 4.0    # m/s, bounds the sighting links of the budget
 
 
+def _budget_config(cfg: DetectorConfig) -> BudgetConfig:
+    return BudgetConfig(max_per_item=cfg.max_classifications, max_speed=cfg.max_belt_speed)
+
+
 @dataclass
 class FrameResult:
     records: np.ndarray       # ITEM_DTYPE, one per blob
@@ -46,16 +50,12 @@ class ItemDetector:
         self.cfg = cfg or DetectorConfig()
         size = classifier.input_size if classifier else 1
         self._batch = np.empty((self.cfg.max_items, size, size, 3), np.uint8)
-        self.budget = self._budget_for(self.cfg)
-
-    @staticmethod
-    def _budget_for(cfg: DetectorConfig) -> ClassificationBudget:
-        return ClassificationBudget(BudgetConfig(max_per_item=cfg.max_classifications, max_speed=cfg.max_belt_speed))
+        self.budget = ClassificationBudget(_budget_config(self.cfg))
 
     def configure(self, cfg: DetectorConfig) -> None:
         """New settings at run time; the sighting memory restarts if its settings changed."""
-        if (cfg.max_classifications, cfg.max_belt_speed) != (self.cfg.max_classifications, self.cfg.max_belt_speed):
-            self.budget = self._budget_for(cfg)
+        if _budget_config(cfg) != self.budget.cfg:
+            self.budget = ClassificationBudget(_budget_config(cfg))
         self.cfg = cfg
 
     def process(self, frame: np.ndarray, stamp: float) -> FrameResult:
