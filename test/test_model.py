@@ -80,6 +80,10 @@ def test_train_command_writes_checkpoint_report_figures_and_model(tiny_run):
     report = json.loads((tiny_run / "report.json").read_text())
     assert set(report["per_class"]) == {"cardboard", "glass", "metal", "paper", "plastic", "trash"}
     assert np.array(report["confusion"]).sum() == report["images"]
+    # The same holdout images composited on the belt: the domain the cell sees, reported beside it.
+    belt = report["belt"]
+    assert belt["images"] == report["images"] and 0.0 <= belt["top1"] <= 1.0
+    assert 0.0 <= report["history"][-1]["holdout_belt_acc"] <= 1.0
 
 
 def test_training_resumes_from_its_checkpoint(tiny_run, demo_images, tmp_path, capsys):

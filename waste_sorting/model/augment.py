@@ -27,6 +27,10 @@ class AugmentConfig:
     blur_p: float = 0.3
 
 
+# How the cell sees an item: cut out, rotated and framed on the belt, no photometric jitter.
+BELT_HOLDOUT_VIEW = AugmentConfig(belt_p=1.0, photometric=0.0, hue_deg=0.0, blur_p=0.0)
+
+
 def _affine(center: tuple[float, float], angle: float, scale: float, size: int, flip_x: bool,
             flip_y: bool) -> np.ndarray:
     m = cv2.getRotationMatrix2D(center, angle, scale)

@@ -14,7 +14,7 @@ import torch
 from waste_sorting.data.folders import LabelledImage
 from waste_sorting.inference.preprocess import normalize_batch
 from waste_sorting.model.augment import AugmentConfig, augment
-from waste_sorting.simulation.cutout import item_mask
+from waste_sorting.simulation.cutout import CUTOUT_VERSION, item_mask
 
 PRELOAD_SIZE = (320, 240)  # (w, h): TrashNet's 4:3, enough for 224 px crops
 
@@ -43,7 +43,7 @@ def preload(items: list[LabelledImage], use_cache: bool = True) -> Preloaded:
     """Decode, resize and cut out every image once; cache the arrays on disk."""
     key = hashlib.sha256(
         "".join(f"{it.path}:{it.path.stat().st_size}:{it.label}\n" for it in items).encode()
-        + repr(PRELOAD_SIZE).encode()
+        + repr((PRELOAD_SIZE, CUTOUT_VERSION)).encode()
     ).hexdigest()[:16]
     path = cache_dir() / f"preload-{key}.npz"
     if use_cache and path.exists():

@@ -63,6 +63,9 @@ def save_curves_png(history: list[dict[str, Any]], path: Path) -> None:
     a.set_ylabel("train loss")
     b.plot(ep, [h["train_acc"] for h in history], label="train")
     b.plot(ep, [h["holdout_acc"] for h in history], label="holdout")
+    belt = [(h["epoch"], h["holdout_belt_acc"]) for h in history if "holdout_belt_acc" in h]
+    if belt:  # runs resumed from before the belt metric lack it for their first epochs
+        b.plot([e for e, _ in belt], [a for _, a in belt], label="holdout on the belt")
     b.set_xlabel("epoch")
     b.set_ylabel("top-1")
     b.legend()
