@@ -175,3 +175,25 @@ def test_a_blob_seen_once_then_absent_where_it_should_be_is_noise():
         tracker.update(itemlist.empty(0), t)  # the next frames show the belt empty there
         decisions += tracker.poll(t + 0.002)
     assert decisions == [] and tracker.stats.rejected_noise == 1
+
+
+@pytest.mark.parametrize("decide_after", [4, 0])
+def test_an_item_is_decided_once_its_classifications_are_in_and_still_tracked_after(decide_after):
+    profile = SpeedProfile.constant(2.0)
+    items = [dict(x0=-0.06, t0=0.0, y=0.0, cls=2, conf=0.3),   # too unsure for its bin: passes
+             dict(x0=-0.06, t0=0.4, y=0.1, cls=1, conf=0.9)]   # sorted
+    tracker = make_tracker(2.0)
+    tracker.cfg.decide_after = decide_after
+    decisions = run(tracker, items, profile, t_end=2.0)
+    passed = [d.record for d in decisions if d.record["status"] == ItemStatus.PASSED]
+    picks = [d.record for d in decisions if d.record["status"] == ItemStatus.REQUESTED]
+    assert len(decisions) == 2 and len(passed) == 1 and len(picks) == 1
+    if decide_after:
+        # Four classified sightings from x = 0.15 m: decided mid-view, not at its edge (more slack downstream).
+        assert passed[0]["x"] < 0.5
+    else:
+        assert passed[0]["x"] > 0.85
+    # A decided item keeps being tracked: its request is planned from its last sighting in view.
+    assert picks[0]["x"] > 0.85 and picks[0]["class_id"] == 1
+    centre = picks[0]["fire_time"] + GEOM.latency + picks[0]["pulse"] / 2
+    assert centre == pytest.approx(true_crossing(items[1], GEOM.x[1], profile), abs=0.003)

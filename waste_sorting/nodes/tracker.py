@@ -46,6 +46,8 @@ PARAMS = (
           "(purity first) or fire anyway (recovery first)", choices=("skip", "fire")),
     Param("pick_lead", 0.1, "release a pick request this long before its fire time (later = belt speed "
           "changes are followed longer)", "s", 0.0, 5.0),
+    Param("decide_after", 4, "decide an item once it has this many classified sightings, before it leaves the "
+          "view (keep it equal to classifier max_classifications; 0: decide at the view's edge)", "", 0, 1000),
     *EJECTOR_PARAMS,
 )
 
@@ -62,7 +64,8 @@ def _build(v: dict[str, Any]) -> tuple[TrackerConfig, BinMap, Any]:
         raise ValueError("every ejector must be downstream of the camera view (ejector_x > view_x_max)")
     cfg = TrackerConfig(view_x_min=v["view_x_min"], view_x_max=v["view_x_max"], gate_along=v["gate_along"],
                         gate_across=v["gate_across"], min_hits=v["min_hits"], max_unseen=v["max_unseen"],
-                        min_lead=v["min_lead"], pick_lead=v["pick_lead"], overlap_policy=v["overlap_policy"])
+                        min_lead=v["min_lead"], pick_lead=v["pick_lead"], overlap_policy=v["overlap_policy"],
+                        decide_after=v["decide_after"])
     if cfg.pick_lead < cfg.min_lead:
         raise ValueError("pick_lead must be >= min_lead")
     return cfg, bins, geom

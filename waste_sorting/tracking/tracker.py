@@ -2,12 +2,14 @@
 
 Each frame's detections are matched to tracks predicted to the frame's capture
 stamp (``x = x0 + s(t) - s(t0)``) inside a gate, nearest first. Class evidence
-is the mean of the per-sighting class distributions. When an item's leading
-edge reaches the downstream edge of the camera view it has been seen whole for
-the last time: the tracker decides then, once per item, between a pick request
-for its bin's ejector, residue (no bin or not confident enough), or a miss with
-a reason. Decided tracks keep absorbing their own late sightings so a leaving
-item never becomes a new one.
+is the mean of the per-sighting class distributions. The tracker decides once
+per item, between a pick request for its bin's ejector, residue (no bin or not
+confident enough), or a miss with a reason: as soon as the item's class
+evidence is complete (``decide_after`` classified sightings, the classifier's
+budget) or at the latest when its leading edge reaches the downstream edge of
+the view. Deciding early buys the rest of the view's travel as slack for a
+loaded host; decided tracks keep absorbing their sightings, so the position a
+pulse is planned from stays fresh and a leaving item never becomes a new one.
 """
 
 from __future__ import annotations
@@ -60,6 +62,7 @@ class TrackerConfig:
     forget_after: float = 0.6       # m past the last ejector when decided tracks are dropped
     overlap_policy: str = "skip"    # a pulse that would also eject a neighbour: "skip" it, or "fire" anyway
     frame_grace: float = 0.5        # s without frames before decisions stop waiting for them
+    decide_after: int = 4           # classified sightings that complete an item's evidence (0: at the edge)
 
 
 @dataclass
@@ -190,7 +193,7 @@ class ConveyorTracker:
 
     def _absorb(self, tr: Track, d: np.void, stamp: float, s_now: float) -> None:
         tr.last_capture = stamp
-        if tr.decided or int(d["flags"]) & ItemFlags.TRUNCATED:
+        if int(d["flags"]) & ItemFlags.TRUNCATED:
             return
         dt = stamp - tr.stamp
         if dt > 1e-3:
@@ -204,7 +207,8 @@ class ConveyorTracker:
         tr.y += (float(d["y"]) - tr.y) / n
         tr.length += (float(d["length"]) - tr.length) / n
         tr.width += (float(d["width"]) - tr.width) / n
-        self._add_class(tr, int(d["class_id"]), float(d["confidence"]))
+        if not tr.decided:  # a decision is final: later class evidence is not fused
+            self._add_class(tr, int(d["class_id"]), float(d["confidence"]))
 
     def _create(self, d: np.void, stamp: float, s_now: float) -> None:
         tr = Track(self._next_id, float(d["x"]), float(d["y"]), stamp, s_now, float(d["length"]),
@@ -250,7 +254,8 @@ class ConveyorTracker:
                 continue
             leaving = x_view + tr.length / 2 >= self.cfg.view_x_max
             vanished = t_view - tr.last_capture > self.cfg.max_unseen
-            if not (leaving or vanished):
+            complete = 0 < self.cfg.decide_after <= tr.class_obs and tr.hits >= self.cfg.min_hits
+            if not (leaving or vanished or complete):
                 keep.append(tr)
                 continue
             if tr.hits < self.cfg.min_hits and tr.misses > 0:
