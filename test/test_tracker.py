@@ -197,3 +197,16 @@ def test_an_item_is_decided_once_its_classifications_are_in_and_still_tracked_af
     assert picks[0]["x"] > 0.85 and picks[0]["class_id"] == 1
     centre = picks[0]["fire_time"] + GEOM.latency + picks[0]["pulse"] / 2
     assert centre == pytest.approx(true_crossing(items[1], GEOM.x[1], profile), abs=0.003)
+
+
+def test_classifications_after_the_decision_are_counted_not_fused():
+    # The classifier classifies every sighting (no budget) but the tracker decides after 4: the rest is wasted.
+    profile = SpeedProfile.constant(2.0)
+    items = [dict(x0=-0.06, t0=0.0, y=0.0, cls=1, conf=0.9)]
+    tracker = make_tracker(2.0)
+    run(tracker, items, profile, t_end=1.0)
+    assert tracker.stats.late_classifications > 0
+    tracker = make_tracker(2.0)
+    tracker.cfg.decide_after = 0
+    run(tracker, items, profile, t_end=1.0)
+    assert tracker.stats.late_classifications == 0

@@ -171,12 +171,19 @@ class Tracker(Node):
                                   "tracks": len(self.core.tracks), "created": self.core.stats.created,
                                   "noise_rejected": self.core.stats.rejected_noise,
                                   "overlaps": self.core.stats.overlaps,
+                                  "late_classifications": self.core.stats.late_classifications,
                                   "bad_messages": self.bad_messages}
         for (status, reason), n in sorted(self.core.stats.decisions.items()):
             values[f"{status.lower()}_{reason.lower()}"] = n
         if mismatch:
             self.get_logger().warning(mismatch, throttle_duration_sec=10.0)
-        self.diag.publish(WARN if mismatch else OK, mismatch or "running", values)
+        problem = mismatch
+        if not problem and self.core.stats.late_classifications > self.core.stats.created:
+            # More classifications arrive after decisions than there are items: the classifier
+            # classifies each item more often than decide_after waits for, and that evidence is wasted.
+            problem = (f"{self.core.stats.late_classifications} classifications arrived after their item was "
+                       f"decided: set decide_after to the classifier's max_classifications")
+        self.diag.publish(WARN if problem else OK, problem or "running", values)
 
 
 def main(args: list[str] | None = None) -> None:

@@ -111,6 +111,7 @@ class TrackerStats:
     decisions: Counter = field(default_factory=Counter)  # (status name, reason name) -> n
     classified: Counter = field(default_factory=Counter)  # fused class id -> decided items
     overlaps: int = 0  # pulses that would also have blown a neighbour bound elsewhere
+    late_classifications: int = 0  # classified sightings of items already decided (decide_after too low)
 
 
 class ConveyorTracker:
@@ -209,6 +210,8 @@ class ConveyorTracker:
         tr.width += (float(d["width"]) - tr.width) / n
         if not tr.decided:  # a decision is final: later class evidence is not fused
             self._add_class(tr, int(d["class_id"]), float(d["confidence"]))
+        elif 0 <= int(d["class_id"]) < self.num_classes:
+            self.stats.late_classifications += 1
 
     def _create(self, d: np.void, stamp: float, s_now: float) -> None:
         tr = Track(self._next_id, float(d["x"]), float(d["y"]), stamp, s_now, float(d["length"]),
