@@ -25,10 +25,14 @@ class AugmentConfig:
     photometric: float = 0.25
     hue_deg: float = 6.0
     blur_p: float = 0.3
+    # The camera sees a 10-17 cm item at 1.6 mm/px across 60-110 px, upscaled to the model's input:
+    # with this chance the view is rendered at a fraction of its size and scaled back up.
+    low_res_p: float = 0.5
+    low_res_range: tuple[float, float] = (0.4, 1.0)
 
 
 # How the cell sees an item: cut out, rotated and framed on the belt, no photometric jitter.
-BELT_HOLDOUT_VIEW = AugmentConfig(belt_p=1.0, photometric=0.0, hue_deg=0.0, blur_p=0.0)
+BELT_HOLDOUT_VIEW = AugmentConfig(belt_p=1.0, photometric=0.0, hue_deg=0.0, blur_p=0.0, low_res_p=0.0)
 
 
 def _affine(center: tuple[float, float], angle: float, scale: float, size: int, flip_x: bool,
@@ -99,4 +103,8 @@ def augment(img: np.ndarray, mask: np.ndarray, size: int, rng: np.random.Generat
     else:
         out = cv2.warpAffine(img, m, (size, size), flags=cv2.INTER_LINEAR,
                              borderMode=cv2.BORDER_REFLECT_101)
+    if rng.random() < cfg.low_res_p:
+        small = max(8, round(size * rng.uniform(*cfg.low_res_range)))
+        out = cv2.resize(cv2.resize(out, (small, small), interpolation=cv2.INTER_AREA), (size, size),
+                         interpolation=cv2.INTER_LINEAR)
     return photometric(out, rng, cfg.photometric, cfg.hue_deg, cfg.blur_p)
