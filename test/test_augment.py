@@ -41,3 +41,12 @@ def test_the_belt_holdout_view_is_the_same_every_time() -> None:
     assert np.array_equal(a, b)
     # On the belt: the corners of the view are belt, far darker than the studio board.
     assert a[:6, :6].mean() < 150 < img[:6, :6].mean()
+
+
+def test_an_item_filling_its_photo_goes_on_the_belt_as_the_simulator_pastes_it() -> None:
+    sheet = np.full((240, 320, 3), 200, np.uint8)  # a sheet of cardboard edge to edge: the mask is everything
+    mask = np.full((240, 320), 255, np.uint8)
+    cfg = AugmentConfig(belt_p=1.0, rotate=True, photometric=0.0, hue_deg=0.0, blur_p=0.0, low_res_p=0.0)
+    views = [augment(sheet, mask, 96, np.random.default_rng(k), cfg) for k in range(8)]
+    # Rotated rectangles on dark belt: the belt shows in the corners of most views.
+    assert sum(v[:4, :4].mean() < 120 for v in views) >= 6

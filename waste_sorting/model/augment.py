@@ -80,7 +80,9 @@ def augment(img: np.ndarray, mask: np.ndarray, size: int, rng: np.random.Generat
     angle = rng.uniform(0, 360) if cfg.rotate else 0.0
     flip_x, flip_y = bool(rng.random() < 0.5), bool(rng.random() < 0.5)
     s = rng.uniform(*cfg.scale_range)
-    on_belt = rng.random() < cfg.belt_p and np.count_nonzero(mask) < 0.85 * mask.size
+    # An item that fills its photo (no board found) goes on the belt as the whole photo, as the simulator
+    # pastes it: a rotated rectangle.
+    on_belt = rng.random() < cfg.belt_p
     if on_belt:
         ys, xs = np.nonzero(mask > 127)
         cx, cy = (xs.min() + xs.max()) / 2, (ys.min() + ys.max()) / 2
