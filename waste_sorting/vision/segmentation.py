@@ -24,6 +24,8 @@ class SegmentationConfig:
     learning_rate: float = 0.05    # belt model update per frame
     split_touching: bool = True
     split_solidity: float = 0.88   # blobs less convex than this are split candidates
+    split_min_part: float = 0.25   # each part of a split holds at least this share of the blob (a bottle's neck
+                                   # is not an item of its own)
 
 
 @dataclass(frozen=True)
@@ -116,7 +118,9 @@ class BeltSegmenter:
                 big = max(cs, key=cv2.contourArea)
                 if cv2.contourArea(big) >= min_area / 2:
                     parts.append(big + [x - pad, y - pad])
-        return parts if len(parts) > 1 else [contour]
+        if len(parts) < 2 or min(cv2.contourArea(q) for q in parts) < self.cfg.split_min_part * area:
+            return [contour]
+        return parts
 
     @staticmethod
     def _blob(contour: np.ndarray, d: int, w: int, h: int) -> Blob:
