@@ -69,7 +69,7 @@ class ExecutedPulse:
 class Score:
     bins: dict[int, int]                      # truth item id -> ejector (or RESIDUE)
     timing_error_ms: list[float]              # t_centre_cross - air mid-time, per hitting pulse
-    position_error_mm: list[float]            # x(mid-time) - valve line, per hitting pulse
+    position_error_mm: list[float]            # x(mid-time) - valve line of the pulse's target, per hitting pulse
     pulses_hit: int = 0
     pulses_empty: int = 0
     pulse_speeds: list[float] = field(default_factory=list)  # belt speed at each timing_error_ms entry
@@ -126,23 +126,24 @@ def score(truth: list[TruthItem], pulses: list[ExecutedPulse], geom: EjectorGeom
     timing, position, speeds = [], [], []
     n_hit = n_empty = 0
     for p in sorted(pulses, key=lambda p: p.t_open):
-        hit_any = False
-        for it in truth:
-            if not hits(p, it, geom, valve_latency):
-                continue
-            hit_any = True
-            a = p.t_open + valve_latency
-            mid = a + p.duration / 2
-            t_cross = it.time_at(geom.x[p.ejector])
-            if t_cross is not None:
-                timing.append((t_cross - mid) * 1e3)
-                speeds.append((it.x_at(t_cross + 0.01) - it.x_at(t_cross - 0.01)) / 0.02)
-            position.append((it.x_at(mid) - geom.x[p.ejector]) * 1e3)
+        a = p.t_open + valve_latency
+        mid = a + p.duration / 2
+        hit = [it for it in truth if hits(p, it, geom, valve_latency)]
+        for it in hit:  # every item the air caught lands in this bin, the target and any neighbour
             if it.item_id not in first_hit or a < first_hit[it.item_id]:
                 first_hit[it.item_id] = a
                 bins[it.item_id] = p.ejector
-        n_hit += hit_any
-        n_empty += not hit_any
+        if hit:
+            # Aim is judged on the item the pulse was centred on (the nearest the valve line at mid-pulse),
+            # not on a neighbour it also caught: that one was never the target.
+            target = min(hit, key=lambda it: abs(it.x_at(mid) - geom.x[p.ejector]))
+            t_cross = target.time_at(geom.x[p.ejector])
+            if t_cross is not None:
+                timing.append((t_cross - mid) * 1e3)
+                speeds.append((target.x_at(t_cross + 0.01) - target.x_at(t_cross - 0.01)) / 0.02)
+            position.append((target.x_at(mid) - geom.x[p.ejector]) * 1e3)
+        n_hit += bool(hit)
+        n_empty += not hit
     result = Score(bins, timing, position, n_hit, n_empty, pulse_speeds=speeds)
     _tally(result, truth, classes, bin_classes)
     return result

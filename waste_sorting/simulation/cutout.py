@@ -72,11 +72,8 @@ def refine_mask(image_bgr: np.ndarray, hull: np.ndarray) -> np.ndarray:
     mask = np.where((labels == cv2.GC_FGD) | (labels == cv2.GC_PR_FGD), 255, 0).astype(np.uint8)
     mask = cv2.morphologyEx(mask, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (3, 3)))
     n, comp, stats, _ = cv2.connectedComponentsWithStats(mask)
-    if n > 1:  # the item and its sizeable pieces; specks left in the background go
-        areas = stats[:, cv2.CC_STAT_AREA]
-        keep = areas >= 0.1 * areas[1:].max()
-        keep[0] = False
-        mask = keep[comp].astype(np.uint8) * 255
+    if n > 2:  # one item, in one piece: detached bits would be seen (and sorted) as items of their own
+        mask = (comp == 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))).astype(np.uint8) * 255
     if np.count_nonzero(mask) < MIN_REFINED_FRACTION * np.count_nonzero(inside):
         return hull
     return cv2.resize(mask, (w, h), interpolation=cv2.INTER_LINEAR)
