@@ -44,7 +44,7 @@ PARAMS = (
     Param("min_lead", 0.02, "shortest time between a pick request and its fire time", "s", 0.0, 5.0),
     Param("overlap_policy", "skip", "a pulse that would also eject a neighbour bound elsewhere: skip it "
           "(purity first) or fire anyway (recovery first)", choices=("skip", "fire")),
-    Param("pick_lead", 0.25, "release a pick request this long before its fire time (later = belt speed "
+    Param("pick_lead", 0.1, "release a pick request this long before its fire time (later = belt speed "
           "changes are followed longer)", "s", 0.0, 5.0),
     Param("decide_after", 4, "decide an item once it has this many classified sightings, before it leaves the "
           "view (keep it equal to classifier max_classifications; 0: decide at the view's edge)", "", 0, 1000),

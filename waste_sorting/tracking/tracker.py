@@ -58,7 +58,7 @@ class TrackerConfig:
     min_hits: int = 2
     max_unseen: float = 0.25        # s a track may go unseen inside the view before it is decided
     min_lead: float = 0.02          # s a pick request needs before its fire time
-    pick_lead: float = 0.25         # s before the fire time a pick request is released
+    pick_lead: float = 0.1          # s before the fire time a pick request is released
     forget_after: float = 0.6       # m past the last ejector when decided tracks are dropped
     overlap_policy: str = "skip"    # a pulse that would also eject a neighbour: "skip" it, or "fire" anyway
     frame_grace: float = 0.5        # s without frames before decisions stop waiting for them
