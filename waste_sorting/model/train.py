@@ -211,6 +211,11 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         start_epoch, history = ckpt["epoch"], ckpt["history"]
         print(f"resuming from {ckpt_path} after epoch {start_epoch}", flush=True)
 
+    def holdout_predictions() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """(probs, labels) on the holdout photos, then on the same images on the belt."""
+        return (*predict(net, hold_loader), *predict(net, hold_belt_loader))
+
+    last: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None = None  # the final epoch's
     rng = np.random.default_rng(args.seed + 1000 * start_epoch)
     for epoch in range(start_epoch, args.epochs):
         train_set.epoch = epoch
@@ -261,9 +266,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 bar.update()
         if bar is not None:
             bar.close()
-        probs, labels = predict(net, hold_loader)
+        last = probs, labels, belt_probs, belt_labels = holdout_predictions()
         hold_acc = float((probs.argmax(1) == labels).mean())
-        belt_probs, belt_labels = predict(net, hold_belt_loader)
         belt_acc = float((belt_probs.argmax(1) == belt_labels).mean())
         history.append({"epoch": epoch + 1, "train_loss": loss_sum / seen, "train_acc": correct / seen,
                         "holdout_acc": hold_acc, "holdout_belt_acc": belt_acc, "seconds": time.time() - t0,
@@ -282,9 +286,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         torch.save(ckpt, tmp)
         tmp.replace(ckpt_path)
 
-    probs, labels = predict(net, hold_loader)
+    probs, labels, belt_probs, belt_labels = last if last is not None else holdout_predictions()
     report = classification_report(labels, probs.argmax(1), classes)
-    belt_probs, belt_labels = predict(net, hold_belt_loader)
     report["belt"] = classification_report(belt_labels, belt_probs.argmax(1), classes)
     report["history"] = history
     report["arch"] = arch

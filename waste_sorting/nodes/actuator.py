@@ -20,7 +20,7 @@ from sensor_msgs.msg import PointCloud2
 from std_srvs.srv import SetBool
 
 from waste_sorting.itemlist import ItemStatus, MissReason
-from waste_sorting.nodes.common import ejector_geometry
+from waste_sorting.nodes.common import HISTORY, ejector_geometry
 from waste_sorting.params import EJECTOR_PARAMS, Param
 from waste_sorting.protocol.frames import MsgType, NakReason
 from waste_sorting.protocol.link import CommandResult, ControllerLink, LinkConfig, Outcome
@@ -43,9 +43,6 @@ PARAMS = (
 
 _NAK_REASON = {NakReason.TOO_LATE: MissReason.TOO_LATE, NakReason.DISARMED: MissReason.STOPPED,
                NakReason.QUEUE_FULL: MissReason.EJECTOR_BUSY}
-
-
-HISTORY = 10_000  # outcomes and latencies kept for diagnostics and reports
 
 
 class Actuator(Node):

@@ -6,6 +6,8 @@ from typing import Any
 
 from waste_sorting.scheduling.ejection import EjectorGeometry
 
+HISTORY = 10_000  # recent outcomes and latencies a node keeps for diagnostics and reports (a shift runs for hours)
+
 
 def ejector_geometry(v: dict[str, Any]) -> EjectorGeometry:
     geom = EjectorGeometry(

@@ -13,7 +13,7 @@ from sensor_msgs.msg import JointState, PointCloud2
 from visualization_msgs.msg import MarkerArray
 
 from waste_sorting.itemlist import ItemStatus
-from waste_sorting.nodes.common import ejector_geometry
+from waste_sorting.nodes.common import HISTORY, ejector_geometry
 from waste_sorting.params import CLASSES, EJECTOR_PARAMS, Param
 from waste_sorting.ros import parameters
 from waste_sorting.ros.diagnostics import OK, WARN, Diagnostics
@@ -88,7 +88,7 @@ class Tracker(Node):
         self.markers_pub = self.create_publisher(MarkerArray, "visualization", 10)
         self._last_markers = 0.0
         self.diag = Diagnostics(self)
-        self.decision_latency: deque[float] = deque(maxlen=10_000)  # recent only: a shift runs for hours
+        self.decision_latency: deque[float] = deque(maxlen=HISTORY)
         self.bad_messages = 0
         self._last_diag = time.monotonic()
         self._started = False

@@ -43,10 +43,10 @@ def _hull_of_components(mask: np.ndarray, min_fraction: float = 0.004) -> np.nda
     return out
 
 
-def item_mask(image_bgr: np.ndarray, refine: bool = True) -> np.ndarray:
+def item_mask(image_bgr: np.ndarray) -> np.ndarray:
     """uint8 mask (255 = item) of the same height and width as ``image_bgr``."""
     hull = colour_hull_mask(image_bgr)
-    if not refine or hull.min() == 255:
+    if hull.min() == 255:  # the item fills the photo: nothing to refine
         return hull
     return refine_mask(image_bgr, hull)
 

@@ -110,15 +110,17 @@ class BeltSegmenter:
         src = small[y0:y + bh + pad, x0:x + bw + pad]
         roi[y0 - (y - pad): y0 - (y - pad) + src.shape[0], x0 - (x - pad): x0 - (x - pad) + src.shape[1]] = src
         cv2.watershed(roi, markers)
-        parts = []
+        parts, part_areas = [], []
         for label in range(2, n + 1):
             part = ((markers == label) & (local > 0)).astype(np.uint8)
             cs, _ = cv2.findContours(part, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
             if cs:
                 big = max(cs, key=cv2.contourArea)
-                if cv2.contourArea(big) >= min_area / 2:
+                big_area = cv2.contourArea(big)
+                if big_area >= min_area / 2:
                     parts.append(big + [x - pad, y - pad])
-        if len(parts) < 2 or min(cv2.contourArea(q) for q in parts) < self.cfg.split_min_part * area:
+                    part_areas.append(big_area)
+        if len(parts) < 2 or min(part_areas) < self.cfg.split_min_part * area:
             return [contour]
         return parts
 
