@@ -80,6 +80,48 @@ def test_retried_sequence_number_is_never_executed_twice(cell):
     assert [p.item_id for p in emu.pulses_snapshot()] == [7]
 
 
+def _settle(res: Results, n: int) -> None:
+    deadline = time.time() + 2
+    while len(res.items) < n and time.time() < deadline:
+        time.sleep(0.005)
+
+
+def test_a_later_fire_for_the_same_item_replaces_its_pending_pulse(cell):
+    """The host amends a pulse (the belt changed speed after it was sent): one pulse, at the new time."""
+    emu, link = cell
+    res = Results()
+    t0 = time.monotonic()
+    link.fire(1, 2, 3, t0 + 0.30, 0.03, item_id=41, on_result=res)
+    link.fire(1, 4, 2, t0 + 0.30, 0.03, item_id=42, on_result=res)  # another item: kept
+    link.fire(0, 2, 3, t0 + 0.30, 0.03, item_id=41, on_result=res)  # the same item at another ejector: kept
+    _settle(res, 3)
+    wall_new = time.time() + (t0 + 0.40 - time.monotonic())
+    link.fire(1, 5, 3, t0 + 0.40, 0.05, item_id=41, on_result=res)
+    _settle(res, 4)
+    time.sleep(0.55 - (time.monotonic() - t0))
+    assert [r.outcome for r in res.items] == [Outcome.ACKED] * 4
+    pulses = sorted(emu.pulses_snapshot(), key=lambda p: (p.item_id, p.ejector))
+    assert [(p.item_id, p.ejector) for p in pulses] == [(41, 0), (41, 1), (42, 1)]
+    amended = pulses[1]
+    assert (amended.valve_first, amended.valve_count, amended.duration) == (5, 3, pytest.approx(0.05))
+    assert abs(amended.wall_time - wall_new) < 0.015
+    assert emu.stats.replaced == 1
+
+
+def test_an_amendment_too_late_leaves_the_pending_pulse(cell):
+    emu, link = cell
+    res = Results()
+    t0 = time.monotonic()
+    link.fire(2, 0, 2, t0 + 0.25, 0.02, item_id=9, on_result=res)
+    _settle(res, 1)
+    link.fire(2, 0, 2, time.monotonic() - 0.01, 0.02, item_id=9, on_result=res)
+    _settle(res, 2)
+    assert [r.outcome for r in res.items] == [Outcome.ACKED, Outcome.NAKED]
+    assert res.items[1].nak_reason == NakReason.TOO_LATE
+    time.sleep(0.35 - (time.monotonic() - t0))
+    assert [p.item_id for p in emu.pulses_snapshot()] == [9]
+
+
 def test_watchdog_closes_valves_when_heartbeats_stop():
     emu = ControllerEmulator(watchdog_s=0.2)
     port = emu.start()

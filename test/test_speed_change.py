@@ -26,6 +26,16 @@ def test_encoder_keeps_ejections_within_10_mm(slowing_bag, shipped_model):
     assert r["pulses_hit"] >= 8
     assert r["position_error_mm"]["p99"] <= 10.0
     assert r["speed_warning_frames"] == 0
+    # Requests leave pick_lead (0.3 s) ahead; the slowdown after that is followed by amending them.
+    assert r["amendments"].get("acked", 0) >= 3
+
+
+def test_without_amendments_early_requests_miss_the_slowdown(slowing_bag, shipped_model):
+    r = evaluate(slowing_bag, overrides={"tracker": {**ALL_PICKED, "speed_source": "encoder",
+                                                     "amend_tolerance": 0.0}})
+    print("no amendments:", r["position_error_mm"])
+    assert not r["amendments"]
+    assert r["position_error_mm"]["p99"] > 10.0
 
 
 def test_stale_fixed_speed_is_flagged_and_misses(slowing_bag, shipped_model):

@@ -124,6 +124,50 @@ def test_speed_change_mid_run(encoder):
         assert max(errors) > 0.05  # the classic cause of missed ejections
 
 
+def _final_request_errors(decisions: list, items: list[dict], profile: SpeedProfile) -> list[float]:
+    """Position error (m) of each item's last pick request, amendments applied, at the air's mid-time."""
+    final = {int(d.record["item_id"]): d.record for d in decisions if d.record["status"] == ItemStatus.REQUESTED}
+    errors = []
+    for rec in final.values():
+        item = match_item(rec, items, profile)
+        centre = rec["fire_time"] + GEOM.latency + rec["pulse"] / 2
+        t_true = true_crossing(item, GEOM.x[int(rec["ejector"])], profile)
+        errors.append(abs(profile.speed(t_true) * (centre - t_true)))
+    return errors
+
+
+@pytest.mark.parametrize("amend_tolerance", [0.002, 0.0])
+def test_a_request_released_early_follows_a_speed_change_by_amendment(amend_tolerance):
+    """Requests leave 0.5 s ahead (slack for a busy host); the belt then slows. Amended requests keep
+    every pulse on its item; without amendments the early requests miss."""
+    profile = SpeedProfile([(0.0, 2.0), (1.0, 2.0), (2.5, 1.4)])
+    items = [dict(x0=-0.06, t0=0.25 * k, y=0.0, cls=k % 5) for k in range(10)]
+    tracker = make_tracker(2.0)
+    tracker.cfg.pick_lead, tracker.cfg.amend_tolerance = 0.5, amend_tolerance
+    decisions = run(tracker, items, profile, t_end=6.0, encoder=True)
+    firsts = [d for d in decisions if d.record["status"] == ItemStatus.REQUESTED and not d.amended]
+    assert len(firsts) >= 8 and len({int(d.record["item_id"]) for d in firsts}) == len(firsts)
+    errors = _final_request_errors(decisions, items, profile)
+    if amend_tolerance:
+        assert tracker.stats.amendments > 0
+        assert all(d.record["flags"] & itemlist.ItemFlags.AMENDED for d in decisions if d.amended)
+        assert max(errors) < 0.010
+    else:
+        assert tracker.stats.amendments == 0
+        assert max(errors) > 0.03
+
+
+def test_a_steady_belt_needs_no_amendments():
+    profile = SpeedProfile([(0.0, 2.0)])
+    items = [dict(x0=-0.06, t0=0.3 * k, y=0.05 * (k % 3 - 1), cls=k % 5) for k in range(8)]
+    tracker = make_tracker(2.0)
+    tracker.cfg.pick_lead = 0.5
+    decisions = run(tracker, items, profile, t_end=4.0)
+    assert sum(d.record["status"] == ItemStatus.REQUESTED for d in decisions) >= 6
+    assert tracker.stats.amendments == 0 and not any(d.amended for d in decisions)
+    assert max(_final_request_errors(decisions, items, profile)) < 0.010
+
+
 def test_odometry_keeps_positions_right_across_a_speed_change():
     odo = BeltOdometry(2.0)
     odo.set_speed(2.0, 0.0)

@@ -47,6 +47,7 @@ ITEM_DTYPE = np.dtype([
 
 class ItemFlags:
     TRUNCATED = 1  # detection touches the image border: position and size are partial
+    AMENDED = 2    # pick request: replaces this item's earlier request (the plan moved after release)
 
 
 class ItemStatus(IntEnum):

@@ -33,6 +33,7 @@ from waste_sorting.nodes.tracker import _build as build_tracker_parts
 from waste_sorting.params_file import node_values
 from waste_sorting.protocol.controller import ControllerCore, Pulse
 from waste_sorting.protocol.frames import Frame, FrameDecoder, MsgType, encode_frame
+from waste_sorting.scheduling.amendments import Amend, PulseBook
 from waste_sorting.scheduling.commands import command_for
 from waste_sorting.tracking.odometry import BeltOdometry
 from waste_sorting.tracking.tracker import ConveyorTracker
@@ -75,6 +76,9 @@ class OfflineCell:
     speed_warnings: list[str] = field(default_factory=list)
     speed_tolerance: float = 0.05
     decision_latency: list[float] = field(default_factory=list)
+    requests: dict[int, np.void] = field(default_factory=dict)  # each item's latest pick request
+    amendments: Counter = field(default_factory=Counter)        # amended requests by outcome
+    book: PulseBook = field(default_factory=PulseBook)
     now: float | None = None
     _seq: int = 0
 
@@ -107,21 +111,44 @@ class OfflineCell:
 
     def _tick(self, now: float) -> None:
         for d in self.tracker.poll(now):
+            item = int(d.record["item_id"])
+            if d.amended:
+                self.requests[item] = d.record.copy()
+                verdict = self.book.offer(d.record)
+                if verdict == Amend.SEND:
+                    sent = self._send(d.record.copy(), now)
+                    acked = sent is True
+                    self.book.settled(item, acked)
+                    self.amendments["acked" if acked else "refused"] += 1
+                else:
+                    self.amendments[verdict.value] += 1
+                continue
             self.decisions.append(d.record.copy())
             self.decision_latency.append(d.latency)
             if d.record["status"] == ItemStatus.REQUESTED:
+                self.requests[item] = d.record.copy()
                 self._fire(d.record.copy(), now)
         for p in self.controller.pop_due(int(round(now * 1e6))):
             self.pulses.append(Pulse(p.item_id, p.ejector, p.valve_first, p.valve_count, p.ctrl_time_us / 1e6,
                                      p.ctrl_time_us, p.duration, p.x, p.y))
 
     def _fire(self, rec: np.void, now: float) -> None:
+        """A first pick request: exactly one fired record, sorted or missed with its reason."""
+        self.book.sending(int(rec["item_id"]))
+        sent = self._send(rec, now)
+        self.book.settled(int(rec["item_id"]), sent is True)
+        if sent is True:
+            rec["status"], rec["reason"] = ItemStatus.SORTED, MissReason.NONE
+        else:
+            rec["status"], rec["reason"] = ItemStatus.MISSED, MissReason.NAK if sent is False else sent
+        self.fired.append(rec)
+
+    def _send(self, rec: np.void, now: float) -> bool | MissReason:
+        """Command ``rec`` to the controller: acknowledged, refused, or why it was not sent."""
         cmd = command_for(rec, now, self.tracker.geometry, self.actuator["min_lead"], self.actuator["enabled"],
                           True)
         if isinstance(cmd, MissReason):
-            rec["status"], rec["reason"] = ItemStatus.MISSED, cmd
-            self.fired.append(rec)
-            return
+            return cmd
         self._seq = (self._seq + 1) & 0xFFFF
         # Through the real framing, as on the wire; the controller clock is the bag's clock in µs.
         wire = encode_frame(Frame(cmd.mtype, self._seq, cmd.payload(int(round(float(rec["fire_time"]) * 1e6)))))
@@ -130,11 +157,7 @@ class OfflineCell:
             self.controller.handle(Frame(MsgType.ARM, 0), int(now * 1e6))
         reply = self.controller.handle(frame, int(round(now * 1e6)))
         rec["valve_first"], rec["valve_count"] = cmd.valve_first, cmd.valve_count
-        if reply is not None and reply[0] == MsgType.ACK:
-            rec["status"], rec["reason"] = ItemStatus.SORTED, MissReason.NONE
-        else:
-            rec["status"], rec["reason"] = ItemStatus.MISSED, MissReason.NAK
-        self.fired.append(rec)
+        return reply is not None and reply[0] == MsgType.ACK
 
 
 def parse_overrides(items: list[str]) -> dict[str, dict[str, Any]]:
@@ -236,9 +259,10 @@ def evaluate(bag: Path, params_file: Path | None = None, model: Path | None = No
         "speed_warning_frames": len(cell.speed_warnings),
         "speed_warning": cell.speed_warnings[-1] if cell.speed_warnings else None,
         "wall_seconds": wall, "frames_per_second": frames / wall if wall > 0 else None,
-        "picks": [{"item_id": int(d["item_id"]), "ejector": int(d["ejector"]), "class_id": int(d["class_id"]),
+        "amendments": dict(cell.amendments),
+        "picks": [{"item_id": item, "ejector": int(d["ejector"]), "class_id": int(d["class_id"]),
                    "fire_time": float(d["fire_time"]), "pulse": float(d["pulse"])}
-                  for d in cell.decisions if d["status"] == ItemStatus.REQUESTED],
+                  for item, d in cell.requests.items()],  # as last requested (amendments applied)
     }
     bin_classes = list(cell.tracker.bins.ejector_class)
     base["picks_per_bin"] = {bin_classes[int(k)] if int(k) < len(bin_classes) else k: v

@@ -2,7 +2,9 @@
 
 Every request ends as exactly one picks/fired record: SORTED when the
 controller acknowledged the command, else MISSED with the reason (too late,
-link down, stopped, refused). The software stop (``~/enable``, SetBool)
+link down, stopped, refused). An AMENDED request (the tracker re-planned a
+released pulse) is sent only to replace a pulse the controller accepted; it is
+counted in the diagnostics, not published again. The software stop (``~/enable``, SetBool)
 disarms the controller and refuses new picks; the machine's emergency stop is
 hard-wired and never depends on this link.
 """
@@ -12,6 +14,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -19,7 +22,7 @@ from rclpy.node import Node
 from sensor_msgs.msg import PointCloud2
 from std_srvs.srv import SetBool
 
-from waste_sorting.itemlist import ItemStatus, MissReason
+from waste_sorting.itemlist import ItemFlags, ItemStatus, MissReason
 from waste_sorting.nodes.common import HISTORY, ejector_geometry
 from waste_sorting.params import EJECTOR_PARAMS, Param
 from waste_sorting.protocol.frames import MsgType, NakReason
@@ -27,6 +30,7 @@ from waste_sorting.protocol.link import CommandResult, ControllerLink, LinkConfi
 from waste_sorting.ros import parameters
 from waste_sorting.ros.diagnostics import ERROR, OK, WARN, Diagnostics
 from waste_sorting.ros.messages import cloud_to_items, items_to_cloud, to_stamp
+from waste_sorting.scheduling.amendments import Amend, PulseBook
 from waste_sorting.scheduling.commands import command_for
 
 PARAMS = (
@@ -65,6 +69,7 @@ class Actuator(Node):
         # Recent history only: a shift runs for hours.
         self.latencies: deque[float] = deque(maxlen=HISTORY)   # capture stamp -> command sent (s)
         self.results: deque[np.void] = deque(maxlen=HISTORY)
+        self.book = PulseBook()
         self.link.start()
         self._diag_timer = self.create_timer(1.0, self._publish_status)
 
@@ -95,21 +100,34 @@ class Actuator(Node):
             self.get_logger().warning(f"bad pick list: {exc}", throttle_duration_sec=5.0)
             return
         for rec in picks:
-            self._execute(rec.copy())
+            if int(rec["flags"]) & ItemFlags.AMENDED:
+                with self._lock:
+                    verdict = self.book.offer(rec)
+                if verdict == Amend.SEND:
+                    self._amend(rec.copy())
+                else:
+                    self._count(f"AMEND_{verdict.name}")
+            else:
+                self._execute(rec.copy())
 
-    def _execute(self, rec: np.void) -> None:
+    def _send(self, rec: np.void, done: Callable[[CommandResult], None]) -> MissReason | None:
+        """Send the command for ``rec`` (``done`` gets its result), or say why it cannot go."""
         now_ros, now_host = self._now(), time.monotonic()
         cmd = command_for(rec, now_ros, self.geometry, self.values["min_lead"], self.values["enabled"],
                           self.link.connected and self.link.synced)
         if isinstance(cmd, MissReason):
-            self._finish(rec, ItemStatus.MISSED, cmd)
-            return
+            return cmd
         rec["valve_first"], rec["valve_count"] = cmd.valve_first, cmd.valve_count
-        host_fire = now_host + float(rec["fire_time"]) - now_ros
         with self._lock:
             self.latencies.append(now_ros - float(rec["stamp"]))
+        self.link.send_timed(cmd, now_host + float(rec["fire_time"]) - now_ros, done)
+        return None
+
+    def _execute(self, rec: np.void) -> None:
+        item = int(rec["item_id"])
 
         def done(result: CommandResult, rec: np.void = rec) -> None:
+            self._settled(item, result.outcome == Outcome.ACKED)
             if result.outcome == Outcome.ACKED:
                 self._finish(rec, ItemStatus.SORTED, MissReason.NONE)
             elif result.outcome == Outcome.TOO_LATE:
@@ -119,13 +137,40 @@ class Actuator(Node):
             else:
                 self._finish(rec, ItemStatus.MISSED, MissReason.LINK_DOWN)
 
-        self.link.send_timed(cmd, host_fire, done)
+        with self._lock:
+            self.book.sending(item)
+        why = self._send(rec, done)
+        if why is not None:
+            self._settled(item, False)
+            self._finish(rec, ItemStatus.MISSED, why)
+
+    def _amend(self, rec: np.void) -> None:
+        """Replace an accepted pulse; a refused amendment leaves that pulse as it was."""
+        item = int(rec["item_id"])
+
+        def done(result: CommandResult) -> None:
+            self._count("AMENDED" if result.outcome == Outcome.ACKED else f"AMEND_{result.outcome.name}")
+            self._settled(item, result.outcome == Outcome.ACKED)
+
+        why = self._send(rec, done)
+        if why is not None:
+            self._count(f"AMEND_{why.name}")
+            self._settled(item, False)
+
+    def _settled(self, item: int, acked: bool) -> None:
+        with self._lock:
+            waiting = self.book.settled(item, acked)
+        if waiting is not None:
+            self._amend(waiting)
+
+    def _count(self, key: str) -> None:
+        with self._lock:
+            self.outcomes[key] = self.outcomes.get(key, 0) + 1
 
     def _finish(self, rec: np.void, status: ItemStatus, reason: MissReason) -> None:
         rec["status"], rec["reason"] = status, reason
-        key = status.name if reason == MissReason.NONE else f"{status.name}_{reason.name}"
+        self._count(status.name if reason == MissReason.NONE else f"{status.name}_{reason.name}")
         with self._lock:
-            self.outcomes[key] = self.outcomes.get(key, 0) + 1
             self.results.append(rec.copy())
         self.fired_pub.publish(items_to_cloud(np.array([rec]), to_stamp(self._now())))
 

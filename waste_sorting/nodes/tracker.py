@@ -44,8 +44,10 @@ PARAMS = (
     Param("min_lead", 0.02, "shortest time between a pick request and its fire time", "s", 0.0, 5.0),
     Param("overlap_policy", "skip", "a pulse that would also eject a neighbour bound elsewhere: skip it "
           "(purity first) or fire anyway (recovery first)", choices=("skip", "fire")),
-    Param("pick_lead", 0.1, "release a pick request this long before its fire time (later = belt speed "
-          "changes are followed longer)", "s", 0.0, 5.0),
+    Param("pick_lead", 0.3, "release a pick request this long before its fire time (slack for a busy host; "
+          "a belt speed change after release is followed by amendment)", "s", 0.0, 5.0),
+    Param("amend_tolerance", 0.002, "re-request a released pulse whose fire time moved by more than this "
+          "(belt speed changed, newer sighting; the controller replaces it); 0: never", "s", 0.0, 1.0),
     Param("decide_after", 4, "decide an item once it has this many classified sightings, before it leaves the "
           "view (keep it equal to classifier max_classifications; 0: decide at the view's edge)", "", 0, 1000),
     *EJECTOR_PARAMS,
@@ -65,7 +67,7 @@ def _build(v: dict[str, Any]) -> tuple[TrackerConfig, BinMap, Any]:
     cfg = TrackerConfig(view_x_min=v["view_x_min"], view_x_max=v["view_x_max"], gate_along=v["gate_along"],
                         gate_across=v["gate_across"], min_hits=v["min_hits"], max_unseen=v["max_unseen"],
                         min_lead=v["min_lead"], pick_lead=v["pick_lead"], overlap_policy=v["overlap_policy"],
-                        decide_after=v["decide_after"])
+                        decide_after=v["decide_after"], amend_tolerance=v["amend_tolerance"])
     if cfg.pick_lead < cfg.min_lead:
         raise ValueError("pick_lead must be >= min_lead")
     return cfg, bins, geom
@@ -147,13 +149,14 @@ class Tracker(Node):
         now = self._now()
         decisions = self.core.poll(now)
         if decisions:
-            recs = np.stack([d.record for d in decisions])
             stamp = to_stamp(now)
-            requested = recs[recs["status"] == ItemStatus.REQUESTED]
-            if len(requested):
-                self.picks_pub.publish(items_to_cloud(requested, stamp))
-            self.decided_pub.publish(items_to_cloud(recs, stamp))
-            self.decision_latency.extend(d.latency for d in decisions)
+            requested = [d.record for d in decisions if d.record["status"] == ItemStatus.REQUESTED]
+            if requested:  # first requests and amendments alike
+                self.picks_pub.publish(items_to_cloud(np.stack(requested), stamp))
+            decided = [d for d in decisions if not d.amended]  # one record per item
+            if decided:
+                self.decided_pub.publish(items_to_cloud(np.stack([d.record for d in decided]), stamp))
+                self.decision_latency.extend(d.latency for d in decided)
         if time.monotonic() - self._last_diag > 1.0:
             self._last_diag = time.monotonic()
             self._publish_status(now)
@@ -171,6 +174,7 @@ class Tracker(Node):
                                   "tracks": len(self.core.tracks), "created": self.core.stats.created,
                                   "noise_rejected": self.core.stats.rejected_noise,
                                   "overlaps": self.core.stats.overlaps,
+                                  "amendments": self.core.stats.amendments,
                                   "late_classifications": self.core.stats.late_classifications,
                                   "bad_messages": self.bad_messages}
         for (status, reason), n in sorted(self.core.stats.decisions.items()):

@@ -3,7 +3,11 @@
 The pty emulator drives it in real time; the offline evaluator drives it in
 simulated time, so both execute commands exactly as the firmware would: at the
 commanded controller time, once per sequence number, only when armed, never
-late, and never after the watchdog has closed the valves.
+late, and never after the watchdog has closed the valves. A FIRE/PICK naming
+an item that already has a pulse pending on the same ejector replaces that
+pulse: the host amends a pulse when the belt changes speed after it was sent.
+An amendment that comes too late is refused and leaves the pending pulse as
+it was.
 """
 
 from __future__ import annotations
@@ -39,6 +43,7 @@ class ControllerStats:
     duplicates: int = 0
     watchdog_trips: int = 0
     cancelled: int = 0
+    replaced: int = 0  # pending pulses amended by a later command for the same item and ejector
     boots: int = 1
 
 
@@ -141,6 +146,12 @@ class ControllerCore:
             pulse = Pulse(item, ejector, 0, 0, 0.0, at_us, 0.0, x, y)
         if at_us < now_us:
             return self._nak(seq, NakReason.TOO_LATE)
+        if item:
+            kept = [p for p in self._pending if (p.pulse.item_id, p.pulse.ejector) != (item, ejector)]
+            if len(kept) < len(self._pending):
+                self.stats.replaced += len(self._pending) - len(kept)
+                self._pending = kept
+                heapq.heapify(self._pending)
         if len(self._pending) >= self.max_pending:
             return self._nak(seq, NakReason.QUEUE_FULL)
         heapq.heappush(self._pending, _Pending(at_us, next(self._order), pulse))

@@ -10,6 +10,13 @@ budget) or at the latest when its leading edge reaches the downstream edge of
 the view. Deciding early buys the rest of the view's travel as slack for a
 loaded host; decided tracks keep absorbing their sightings, so the position a
 pulse is planned from stays fresh and a leaving item never becomes a new one.
+
+A released request is not the last word: until shortly before its fire time
+the pulse is re-planned from the newest belt travel and sighting, and a pulse
+that moved by more than ``amend_tolerance`` is requested again, flagged
+AMENDED (the controller replaces the pending pulse). So a request can leave
+early, with slack for a loaded host, and still follow a belt that changes
+speed after the item left the camera.
 """
 
 from __future__ import annotations
@@ -21,7 +28,7 @@ import numpy as np
 
 from waste_sorting import itemlist
 from waste_sorting.itemlist import ItemFlags, ItemStatus, MissReason
-from waste_sorting.scheduling.ejection import EjectorGeometry, plan_pulse
+from waste_sorting.scheduling.ejection import EjectorGeometry, PulsePlan, plan_pulse
 from waste_sorting.tracking.odometry import BeltOdometry
 
 
@@ -58,11 +65,12 @@ class TrackerConfig:
     min_hits: int = 2
     max_unseen: float = 0.25        # s a track may go unseen inside the view before it is decided
     min_lead: float = 0.02          # s a pick request needs before its fire time
-    pick_lead: float = 0.1          # s before the fire time a pick request is released
+    pick_lead: float = 0.3          # s before the fire time a pick request is released
     forget_after: float = 0.6       # m past the last ejector when decided tracks are dropped
     overlap_policy: str = "skip"    # a pulse that would also eject a neighbour: "skip" it, or "fire" anyway
     frame_grace: float = 0.5        # s without frames before decisions stop waiting for them
     decide_after: int = 4           # classified sightings that complete an item's evidence (0: at the edge)
+    amend_tolerance: float = 0.002  # s a released pulse may drift before it is requested again (0: never)
 
 
 @dataclass
@@ -82,6 +90,7 @@ class Track:
     last_capture: float = 0.0
     decided: bool = False
     pending_ejector: int = -1       # decided for this ejector; request not released yet
+    request: np.void | None = None  # the released pick request, while it may still be amended
     decision_latency: float = 0.0
     status: int = ItemStatus.OBSERVED
     reason: int = MissReason.NONE
@@ -101,6 +110,11 @@ class Decision:
     record: np.ndarray  # a single ITEM_DTYPE record
     latency: float      # decision time - capture stamp of the item's last full sighting
 
+    @property
+    def amended(self) -> bool:
+        """A released request planned again, not a new decision about the item."""
+        return bool(int(self.record["flags"]) & ItemFlags.AMENDED)
+
 
 @dataclass
 class TrackerStats:
@@ -112,6 +126,7 @@ class TrackerStats:
     classified: Counter = field(default_factory=Counter)  # fused class id -> decided items
     overlaps: int = 0  # pulses that would also have blown a neighbour bound elsewhere
     late_classifications: int = 0  # classified sightings of items already decided (decide_after too low)
+    amendments: int = 0  # released requests re-planned and requested again
 
 
 class ConveyorTracker:
@@ -251,6 +266,8 @@ class ConveyorTracker:
                 released = self._release(tr, now)
                 if released is not None:
                     out.append(released)
+            elif tr.request is not None and (amended := self._amend(tr, now)) is not None:
+                out.append(amended)
             if tr.decided:
                 if x_now - tr.length / 2 <= last_ejector + self.cfg.forget_after:
                     keep.append(tr)
@@ -301,12 +318,9 @@ class ConveyorTracker:
         if ejector >= len(self.geometry.x):  # ejector removed by a parameter change
             tr.pending_ejector = -1
             return self._terminal(tr, now, ItemStatus.MISSED, MissReason.NO_BIN)
-        s_target = tr.travel + self.geometry.x[ejector] - tr.x
-        center_time = self.odometry.time_at_travel(s_target, now)
-        if center_time is None:  # belt stopped: wait, it may start again
+        plan = self._plan(tr, ejector, now)
+        if plan is None:  # belt stopped: wait, it may start again
             return None
-        speed = max(self.odometry.speed, 1e-3)
-        plan = plan_pulse(self.geometry, ejector, center_time, speed, tr.length, tr.y, tr.width)
         if plan.fire_time - now > self.cfg.pick_lead:
             return None
         tr.pending_ejector = -1
@@ -322,7 +336,41 @@ class ConveyorTracker:
         rec = decision.record
         rec["fire_time"], rec["pulse"] = plan.fire_time, plan.pulse
         rec["valve_first"], rec["valve_count"] = plan.valve_first, plan.valve_count
+        tr.request = rec.copy()
         return decision
+
+    def _plan(self, tr: Track, ejector: int, now: float) -> PulsePlan | None:
+        """The pulse for ``tr`` at ``ejector`` from the newest travel; None while the belt stands."""
+        s_target = tr.travel + self.geometry.x[ejector] - tr.x
+        center_time = self.odometry.time_at_travel(s_target, now)
+        if center_time is None:
+            return None
+        speed = max(self.odometry.speed, 1e-3)
+        return plan_pulse(self.geometry, ejector, center_time, speed, tr.length, tr.y, tr.width)
+
+    def _amend(self, tr: Track, now: float) -> Decision | None:
+        """Request a released pulse again if re-planning moved it; None if it stands (or is too near)."""
+        req = tr.request
+        assert req is not None
+        if self.cfg.amend_tolerance <= 0 or float(req["fire_time"]) - now < self.cfg.min_lead:
+            tr.request = None  # settled: the actuator could not act on a change any more
+            return None
+        ejector = int(req["ejector"])
+        plan = self._plan(tr, ejector, now) if ejector < len(self.geometry.x) else None
+        if plan is None or plan.fire_time - now < self.cfg.min_lead:
+            return None  # too late to move it: the pulse already sent stands
+        moved = max(abs(plan.fire_time - float(req["fire_time"])), abs(plan.pulse - float(req["pulse"])))
+        if moved <= self.cfg.amend_tolerance and (plan.valve_first, plan.valve_count) == \
+                (int(req["valve_first"]), int(req["valve_count"])):
+            return None
+        rec = self.track_record(tr, tr.stamp)[0]
+        rec["ejector"], rec["status"] = ejector, ItemStatus.REQUESTED
+        rec["flags"] = ItemFlags.AMENDED
+        rec["fire_time"], rec["pulse"] = plan.fire_time, plan.pulse
+        rec["valve_first"], rec["valve_count"] = plan.valve_first, plan.valve_count
+        tr.request = rec.copy()
+        self.stats.amendments += 1
+        return Decision(rec, now - tr.stamp)
 
     def collateral(self, target: Track, ejector: int, air_start: float, duration: float, valve_first: int,
                    valve_count: int) -> list[int]:
