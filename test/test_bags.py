@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import argparse
 import hashlib
+import json
 import threading
 import time
 
@@ -97,6 +99,25 @@ def test_evaluate_is_deterministic_and_reports_every_key(short_bag, shipped_mode
     strip = lambda r: {k: v for k, v in r.items() if k not in timing_free}  # noqa: E731
     assert strip(a) == strip(b)
     assert a["items"] >= 6 and a["detection_recall"] >= 0.9
+
+
+def test_sweep_reuses_one_classification_and_matches_evaluate(tmp_path, short_bag, shipped_model):
+    """A test engineer compares thresholds on one bag: each sweep run scores as evaluate would."""
+    from waste_sorting.evaluation.offline import add_arguments, evaluate, run
+
+    timing_free = {"latency_ms", "wall_seconds", "frames_per_second", "_truth", "_timing_errors", "_pulse_speeds"}
+    strip = lambda r: {k: v for k, v in r.items() if k not in timing_free}  # noqa: E731
+    p = argparse.ArgumentParser()
+    add_arguments(p)
+    out = tmp_path / "sweep.json"
+    run(p.parse_args([str(short_bag), "--sweep", "tracker.bin_min_confidence", "--values", "0.0", "0.5", "1.0",
+                      "--json", str(out)]))
+    runs = json.loads(out.read_text())["runs"]
+    assert [r["value"] for r in runs] == [[0.0] * 5, [0.5] * 5, [1.0] * 5]  # one number for every bin
+    alone = evaluate(short_bag, overrides={"tracker": {"bin_min_confidence": [0.5] * 5}})
+    assert strip(runs[1]) == strip(json.loads(json.dumps({"value": [0.5] * 5, **strip(alone)}, default=float)))
+    assert runs[0]["picks_fired"] >= runs[1]["picks_fired"] > runs[2]["picks_fired"] == 0
+    assert runs[0]["recovery"]["overall"] >= runs[1]["recovery"]["overall"]
 
 
 def test_evaluate_without_ground_truth_reports_what_the_cell_did(tmp_path, short_bag, shipped_model):

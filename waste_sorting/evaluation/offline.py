@@ -54,6 +54,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--truth-topic", default="/sim/ground_truth")
     p.add_argument("--set", action="append", default=[], metavar="NODE.PARAM=VALUE",
                    help="override a parameter, e.g. tracker.speed_source=encoder (YAML value)")
+    p.add_argument("--sweep", metavar="NODE.PARAM",
+                   help="evaluate once per --values entry of this parameter and print purity/recovery per value "
+                        "(tracker/actuator parameters reuse one classification of the bag)")
+    p.add_argument("--values", nargs="+", default=[], metavar="VALUE",
+                   help="values for --sweep (YAML; one number for a list parameter is used for every entry)")
     p.add_argument("--plant-latency", type=float, default=None,
                    help="simulated valves' true latency (s); default: the configured valve_latency")
     p.add_argument("--plant-ejector-offset", type=float, default=0.0,
@@ -72,7 +77,6 @@ class OfflineCell:
     decisions: list[np.void] = field(default_factory=list)
     fired: list[np.void] = field(default_factory=list)
     pulses: list[Pulse] = field(default_factory=list)
-    frame_seconds: list[float] = field(default_factory=list)
     speed_warnings: list[str] = field(default_factory=list)
     speed_tolerance: float = 0.05
     decision_latency: list[float] = field(default_factory=list)
@@ -86,16 +90,14 @@ class OfflineCell:
         if self.speed_source == "encoder":
             self.tracker.odometry.add_sample(t, travel, speed)
 
-    def on_frame(self, frame: np.ndarray, stamp: float) -> None:
+    def on_detections(self, records: np.ndarray, stamp: float) -> None:
+        """One frame's detections reach the tracker (the part of a frame a parameter sweep replays)."""
         if self.now is None:
             self.now = stamp
             if self.speed_source == "fixed":
                 self.tracker.odometry.set_speed(self.tracker.odometry.speed, stamp)
         self.advance(stamp)
-        t0 = time.perf_counter()
-        result = self.detector.process(frame, stamp)
-        self.frame_seconds.append(time.perf_counter() - t0)
-        self.tracker.update(result.records, stamp)
+        self.tracker.update(records, stamp)
         if self.speed_source == "estimated" and self.tracker.measured_speed is not None:
             self.tracker.odometry.set_speed(self.tracker.measured_speed, stamp)
         warning = self.tracker.speed_mismatch(self.speed_tolerance, stamp)
@@ -174,19 +176,23 @@ def parse_overrides(items: list[str]) -> dict[str, dict[str, Any]]:
     return out
 
 
-def build_cell(params_file: Path, model: Path | None,
-               overrides: dict[str, dict[str, Any]] | None = None) -> tuple[OfflineCell, dict[str, Any]]:
+def build_cell(params_file: Path, model: Path | None, overrides: dict[str, dict[str, Any]] | None = None,
+               detector: ItemDetector | None = None) -> tuple[OfflineCell, dict[str, Any]]:
+    """The cell's core parts from a params file; ``detector`` reuses one already built (sweeps)."""
     from waste_sorting.inference.classifier import ImageClassifier
 
     overrides = overrides or {}
     cv = node_values(params_file, "classifier", classifier_node.PARAMS, overrides.get("classifier"))
     tv = node_values(params_file, "tracker", tracker_node.PARAMS, overrides.get("tracker"))
     av = node_values(params_file, "actuator", actuator_node.PARAMS, overrides.get("actuator"))
-    clf = ImageClassifier(model or paths.resolve(cv["model"], paths.default_model()), cv["backend"], cv["threads"])
-    homography, seg, det = _detector_parts(cv)
+    if detector is None:
+        clf = ImageClassifier(model or paths.resolve(cv["model"], paths.default_model()), cv["backend"],
+                              cv["threads"])
+        homography, seg, det = _detector_parts(cv)
+        detector = ItemDetector(BeltSegmenter(seg), homography, clf, det)
     cfg, bins, geom = build_tracker_parts(tv)
     odometry = BeltOdometry(tv["belt_speed"])
-    cell = OfflineCell(ItemDetector(BeltSegmenter(seg), homography, clf, det),
+    cell = OfflineCell(detector,
                        ConveyorTracker(cfg, bins, geom, odometry),
                        ControllerCore(ejectors=max(8, len(geom.x)), valves_per_ejector=max(32, geom.valve_count)),
                        av, tv["speed_source"], speed_tolerance=tv["speed_mismatch_warn"])
@@ -208,44 +214,107 @@ def truth_items(samples: dict[int, list[tuple[float, np.void]]], view_x_max: flo
     return out
 
 
-def evaluate(bag: Path, params_file: Path | None = None, model: Path | None = None,
-             image_topic: str = "/camera/image_raw", encoder_topic: str = "/belt/encoder",
-             truth_topic: str = "/sim/ground_truth",
-             overrides: dict[str, dict[str, Any]] | None = None, plant_latency: float | None = None,
-             plant_ejector_offset: float = 0.0) -> dict[str, Any]:
-    """Run and score; ``plant_*`` make the simulated valves differ from the configuration."""
+@dataclass
+class BagLog:
+    """A bag as the classifier saw it, in bag order: the tracker and actuator can replay it many times."""
+
+    events: list[tuple[str, float, Any, Any]] = field(default_factory=list)  # (frame, t, detections, -) or
+    #                                                                          (encoder, t, travel, speed)
+    truth_samples: dict[int, list[tuple[float, np.void]]] = field(default_factory=lambda: defaultdict(list))
+    frames: int = 0
+    rejected: int = 0
+    frame_seconds: list[float] = field(default_factory=list)
+    wall_seconds: float = 0.0
+
+
+def read_bag(bag: Path, detector: ItemDetector, image_topic: str = "/camera/image_raw",
+             encoder_topic: str = "/belt/encoder", truth_topic: str = "/sim/ground_truth") -> BagLog:
+    """Detect and classify every frame of a bag (the expensive part of an evaluation), once."""
     from waste_sorting.ros.messages import cloud_to_items, image_to_bgr, to_sec
 
-    params_file = params_file or paths.default_params_file()
-    cell, values = build_cell(params_file, model, overrides)
-    classes = cell.detector.classifier.classes if cell.detector.classifier else []
-    truth_samples: dict[int, list[tuple[float, np.void]]] = defaultdict(list)
+    log = BagLog()
     wall0 = time.perf_counter()
-    frames = rejected = 0
     for m in bagio.read(bag, {image_topic, encoder_topic, truth_topic}):
         msg = m.deserialize()
         if m.topic == image_topic:
             try:
                 img = image_to_bgr(msg)
             except ValueError:
-                rejected += 1
+                log.rejected += 1
                 continue
-            cell.on_frame(img, to_sec(msg.header.stamp))
-            frames += 1
+            stamp = to_sec(msg.header.stamp)
+            t0 = time.perf_counter()
+            records = detector.process(img, stamp).records
+            log.frame_seconds.append(time.perf_counter() - t0)
+            log.events.append(("frame", stamp, records, None))
+            log.frames += 1
         elif m.topic == encoder_topic and msg.position:
-            cell.on_encoder(to_sec(msg.header.stamp), float(msg.position[0]),
-                            float(msg.velocity[0]) if msg.velocity else None)
+            log.events.append(("encoder", to_sec(msg.header.stamp), float(msg.position[0]),
+                               float(msg.velocity[0]) if msg.velocity else None))
         elif m.topic == truth_topic:
             for rec in cloud_to_items(msg):
-                truth_samples[int(rec["item_id"])].append((float(rec["stamp"]), rec))
-    if cell.now is None:
+                log.truth_samples[int(rec["item_id"])].append((float(rec["stamp"]), rec))
+    if not log.frames:
         raise ValueError(f"{bag}: no images on {image_topic}")
+    log.wall_seconds = time.perf_counter() - wall0
+    return log
+
+
+def evaluate(bag: Path, params_file: Path | None = None, model: Path | None = None,
+             image_topic: str = "/camera/image_raw", encoder_topic: str = "/belt/encoder",
+             truth_topic: str = "/sim/ground_truth",
+             overrides: dict[str, dict[str, Any]] | None = None, plant_latency: float | None = None,
+             plant_ejector_offset: float = 0.0) -> dict[str, Any]:
+    """Run and score; ``plant_*`` make the simulated valves differ from the configuration."""
+    cell, _ = build_cell(params_file or paths.default_params_file(), model, overrides)
+    log = read_bag(bag, cell.detector, image_topic, encoder_topic, truth_topic)
+    return run_cell(bag, cell, log, plant_latency, plant_ejector_offset)
+
+
+def sweep(bag: Path, param: str, values: list[Any], params_file: Path | None = None, model: Path | None = None,
+          overrides: dict[str, dict[str, Any]] | None = None, **topics: str) -> list[tuple[Any, dict[str, Any]]]:
+    """Evaluate the same bag once per value of ``NODE.PARAM``: a tracker or actuator parameter
+    replays the frames classified once; a classifier parameter classifies the bag again per value.
+    A single number for a list parameter (``bin_min_confidence``) is used for every entry."""
+    params_file = params_file or paths.default_params_file()
+    overrides = overrides or {}
+    node, _, name = param.partition(".")
+    if node not in ("classifier", "tracker", "actuator") or not name:
+        raise ValueError(f"sweep {param!r} must look like classifier|tracker|actuator.PARAM")
+    base, current = build_cell(params_file, model, overrides)
+    if name not in current[node]:
+        raise ValueError(f"{node} has no parameter {name!r}")
+    log = read_bag(bag, base.detector, **topics) if node != "classifier" else None
+    runs = []
+    for value in values:
+        if isinstance(current[node][name], list) and not isinstance(value, list):
+            value = [value] * len(current[node][name])
+        changed = {**overrides, node: {**overrides.get(node, {}), name: value}}
+        if log is None:
+            runs.append((value, evaluate(bag, params_file, model, overrides=changed, **topics)))
+        else:
+            cell, _ = build_cell(params_file, model, changed, detector=base.detector)
+            runs.append((value, run_cell(bag, cell, log)))
+    return runs
+
+
+def run_cell(bag: Path, cell: OfflineCell, log: BagLog, plant_latency: float | None = None,
+             plant_ejector_offset: float = 0.0) -> dict[str, Any]:
+    """Replay a classified bag through the tracker, actuator logic and controller, and score it."""
+    wall0 = time.perf_counter()
+    for kind, t, a, b in log.events:
+        if kind == "frame":
+            cell.on_detections(a, t)
+        else:
+            cell.on_encoder(t, a, b)
+    assert cell.now is not None
     geom = cell.tracker.geometry
     cell.advance(cell.now + (max(geom.x) + 0.8) / max(cell.tracker.odometry.speed, 0.2) + 0.5)
-    wall = time.perf_counter() - wall0
-    frame_ms = np.array(cell.frame_seconds) * 1e3
+    classes = cell.detector.classifier.classes if cell.detector.classifier else []
+    frame_ms = np.array(log.frame_seconds) * 1e3
+    wall = log.wall_seconds + time.perf_counter() - wall0
     base: dict[str, Any] = {
-        "bag": str(bag), "frames": frames, "rejected_frames": rejected, "classes": classes,
+        "bag": str(bag), "frames": log.frames, "rejected_frames": log.rejected, "classes": classes,
         "items_decided": len(cell.decisions), "picks_fired": len(cell.pulses),
         "picks_per_bin": dict(Counter(f"{geom.x.index(geom.x[p.ejector])}" for p in cell.pulses)),
         "decisions": dict(Counter(f"{ItemStatus(int(d['status'])).name}/{MissReason(int(d['reason'])).name}"
@@ -258,7 +327,7 @@ def evaluate(bag: Path, params_file: Path | None = None, model: Path | None = No
             else None},
         "speed_warning_frames": len(cell.speed_warnings),
         "speed_warning": cell.speed_warnings[-1] if cell.speed_warnings else None,
-        "wall_seconds": wall, "frames_per_second": frames / wall if wall > 0 else None,
+        "wall_seconds": wall, "frames_per_second": log.frames / wall if wall > 0 else None,
         "amendments": dict(cell.amendments),
         "picks": [{"item_id": item, "ejector": int(d["ejector"]), "class_id": int(d["class_id"]),
                    "fire_time": float(d["fire_time"]), "pulse": float(d["pulse"])}
@@ -267,7 +336,7 @@ def evaluate(bag: Path, params_file: Path | None = None, model: Path | None = No
     bin_classes = list(cell.tracker.bins.ejector_class)
     base["picks_per_bin"] = {bin_classes[int(k)] if int(k) < len(bin_classes) else k: v
                              for k, v in base["picks_per_bin"].items()}
-    truth = truth_items(truth_samples, cell.tracker.cfg.view_x_max)
+    truth = truth_items(log.truth_samples, cell.tracker.cfg.view_x_max)
     if not truth:
         base["ground_truth"] = False
         base["note"] = "no ground truth in this bag: accuracy, purity and recovery need ground truth"
@@ -342,7 +411,34 @@ def _score_against_truth(cell: OfflineCell, truth: list[TruthItem], classes: lis
     }
 
 
-def run(args: argparse.Namespace) -> dict[str, Any]:
+def run_sweep(args: argparse.Namespace) -> list[dict[str, Any]]:
+    import yaml
+
+    if not args.values:
+        raise SystemExit("--sweep needs --values")
+    runs = sweep(args.bag, args.sweep, [yaml.safe_load(v) for v in args.values], args.params, args.model,
+                 parse_overrides(args.set), image_topic=args.image_topic, encoder_topic=args.encoder_topic,
+                 truth_topic=args.truth_topic)
+    rows = []
+    print(f"{args.sweep:>32s}  purity  recovery  right  wrong  missed  pos p99 mm")
+    for value, r in runs:
+        for key in ("_truth", "_timing_errors", "_pulse_speeds"):
+            r.pop(key, None)
+        rows.append({"value": value, **r})
+        if not r.get("ground_truth"):
+            print(f"{value!s:>32s}  {r['picks_fired']} picks fired (no ground truth to score)")
+            continue
+        print(f"{value!s:>32s}  {_fmt(r['purity']['overall'])}   {_fmt(r['recovery']['overall'])}   "
+              f"{r['right_bin']:5d}  {r['wrong_bin']:5d}  {r['missed_count']:6d}  "
+              f"{_fmt(r['position_error_mm']['p99'], '{:.1f}')}")
+    if args.json:
+        args.json.write_text(json.dumps({"sweep": args.sweep, "runs": rows}, indent=2, default=float))
+    return rows
+
+
+def run(args: argparse.Namespace) -> Any:
+    if args.sweep:
+        return run_sweep(args)
     result = evaluate(args.bag, args.params, args.model, args.image_topic, args.encoder_topic, args.truth_topic,
                       parse_overrides(args.set), args.plant_latency, args.plant_ejector_offset)
     truth = result.pop("_truth", None)
