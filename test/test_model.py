@@ -155,3 +155,51 @@ def test_feature_distillation_trains_and_resumes_with_its_projector(tiny_run, de
     assert main([*args, "--epochs", "2"]) == 0
     assert "after epoch 1" in capsys.readouterr().out
     assert torch.load(tmp_path / "s" / "checkpoint.pt", weights_only=False)["epoch"] == 2
+
+
+def test_weight_averaging_means_the_weights_and_remeasures_batch_norm():
+    from torch import nn
+
+    from waste_sorting.model.averaging import average_states, recalibrate_batchnorm
+
+    a = {"w": torch.tensor([1.0, 3.0]), "n": torch.tensor(4)}
+    b = {"w": torch.tensor([3.0, 5.0]), "n": torch.tensor(9)}
+    avg = average_states([a, b])
+    assert torch.equal(avg["w"], torch.tensor([2.0, 4.0])) and int(avg["n"]) == 9  # counters: the last
+    with pytest.raises(ValueError):
+        average_states([a, {"v": torch.zeros(2)}])
+
+    net = nn.Sequential(nn.Conv2d(3, 4, 1), nn.BatchNorm2d(4))
+    x = torch.randn(40, 3, 8, 8) * 2 + 5
+    loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(x, torch.zeros(40)), batch_size=8)
+    assert recalibrate_batchnorm(net, loader) == 40
+    with torch.no_grad():
+        feats = net[0](x)
+    # Every batch weighs the same: the running mean is the data's mean, not an exponential trail.
+    torch.testing.assert_close(net[1].running_mean, feats.mean((0, 2, 3)), rtol=1e-4, atol=1e-4)
+    assert net[1].momentum == 0.1 and not net.training
+
+
+def test_average_command_on_a_runs_last_epochs(demo_images, tmp_path):
+    from waste_sorting.cli import main
+
+    run = tmp_path / "run"
+    args = ["--size", "64", "--depth", "10", "--width", "16", "--batch-size", "8", "--holdout", "0.25", "--quiet",
+            "--threads", "2"]
+    assert main(["train", "--data", str(demo_images), "--out", str(run), "--epochs", "3", "--keep-epochs", "2",
+                 "--no-export", *args]) == 0
+    kept = sorted(p.name for p in run.glob("epoch-*.pt"))
+    assert kept == ["epoch-002.pt", "epoch-003.pt"]
+    assert "optimizer" not in torch.load(run / kept[0], weights_only=False)
+    out = tmp_path / "avg"
+    assert main(["average", "--data", str(demo_images), "--out", str(out), *(str(run / k) for k in kept)]) == 0
+    report = json.loads((out / "report.json").read_text())
+    assert report["averaged_from"] == [str(run / k) for k in kept] and 0 <= report["belt"]["top1"] <= 1
+    meta = json.loads((out / "model.json").read_text())
+    assert meta["accuracy"]["holdout_top1"] == report["top1"]
+    s2, s3 = (torch.load(run / k, weights_only=False)["model"] for k in kept)
+    avg = torch.load(out / "checkpoint.pt", weights_only=False)["model"]
+    name = "conv1.weight" if "conv1.weight" in avg else next(k for k in avg if k.endswith("weight"))
+    torch.testing.assert_close(avg[name], (s2[name] + s3[name]) / 2)
+    with pytest.raises(SystemExit, match="not the data"):
+        main(["average", "--data", str(tmp_path), "--out", str(tmp_path / "x"), str(run / kept[0])])

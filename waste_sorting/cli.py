@@ -99,6 +99,8 @@ COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None], Callab
             _run_cell),
     "train": ("train or distil the classifier on a labelled image folder", _lazy_args("waste_sorting.model.train"),
               _train),
+    "average": ("average a run's last epoch checkpoints (batch norm re-measured), report and export",
+                _lazy_args("waste_sorting.model.averaging"), _module_run("waste_sorting.model.averaging")),
     "export": ("export a training checkpoint to ONNX + sidecar JSON", _lazy_args("waste_sorting.model.export"),
                _export),
     "classify": ("classify image files or folders", _lazy_args("waste_sorting.classify"), _classify),

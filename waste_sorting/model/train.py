@@ -69,6 +69,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--limit-per-class", type=int, default=0, help="use at most N images per class (tests)")
     p.add_argument("--threads", type=int, default=0, help="torch threads (0: all cores)")
+    p.add_argument("--keep-epochs", type=int, default=0,
+                   help="also keep the last N epochs' weights (epoch-NNN.pt) for `waste-sorting average`")
     p.add_argument("--no-export", action="store_true", help="skip ONNX export at the end")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
@@ -126,6 +128,50 @@ def predict(net: nn.Module, loader: torch.utils.data.DataLoader) -> tuple[np.nda
     return np.concatenate(probs), np.concatenate(labels)
 
 
+def split_folder(data: Path, holdout: float, split_seed: int, limit_per_class: int = 0
+                 ) -> tuple[list[str], list, list]:
+    """Classes, training and holdout images of a class-folder tree (the fixed, stratified split)."""
+    classes = discover_classes(data)
+    items = list_images(data, classes)
+    train_items, hold_items = split_images(items, holdout, split_seed)
+    train_items, hold_items = _limit(train_items, limit_per_class), _limit(hold_items, limit_per_class)
+    print(f"data: {data} ({len(items)} images, {len(classes)} classes: {', '.join(classes)}); "
+          f"train {len(train_items)}, holdout {len(hold_items)} (seed {split_seed})", flush=True)
+    return classes, train_items, hold_items
+
+
+def holdout_loaders(hold_data: Any, size: int, mean: tuple[float, ...], std: tuple[float, ...]
+                    ) -> tuple[torch.utils.data.DataLoader, torch.utils.data.DataLoader]:
+    """The holdout photos, centre-framed as `classify` frames them, and the same images on the belt."""
+    # The cell never sees a studio photo: it sees the item cut out on the belt. The same holdout
+    # images, each composited once on belt texture (fixed seed), measure that domain every epoch.
+    photos = AugmentedViews(hold_data, size, None, 0, mean, std)
+    belt = AugmentedViews(hold_data, size, BELT_HOLDOUT_VIEW, 0, mean, std)
+    return (torch.utils.data.DataLoader(photos, batch_size=64), torch.utils.data.DataLoader(belt, batch_size=64))
+
+
+def write_report(out: Path, classes: list[str], probs: np.ndarray, labels: np.ndarray, belt_probs: np.ndarray,
+                 belt_labels: np.ndarray, history: list[dict[str, Any]], arch: dict[str, Any],
+                 **extra: Any) -> dict[str, Any]:
+    """report.json and confusion.png of the holdout predictions (photos, and on the belt); prints the summary."""
+    report = classification_report(labels, probs.argmax(1), classes)
+    report["belt"] = classification_report(belt_labels, belt_probs.argmax(1), classes)
+    report.update(history=history, arch=arch, **extra)
+    (out / "report.json").write_text(json.dumps(report, indent=2))
+    save_confusion_png(np.array(report["confusion"]), classes, out / "confusion.png")
+    print(f"holdout top-1 {report['top1']:.4f} on {len(labels)} images never trained on "
+          f"(on the belt: {report['belt']['top1']:.4f})")
+    for name in classes:
+        c = report["per_class"][name]
+        print(f"  {name:10s} precision {c['precision']:.3f} recall {c['recall']:.3f} f1 {c['f1']:.3f}")
+    return report
+
+
+def weights_only(ckpt: dict[str, Any]) -> dict[str, Any]:
+    """A checkpoint without the optimiser's state: enough to export, average or initialise from."""
+    return {k: v for k, v in ckpt.items() if k not in ("optimizer", "scheduler", "projector")}
+
+
 def feature_distance(student: torch.Tensor, teacher: torch.Tensor) -> torch.Tensor:
     """1 - cosine between batch-centred embeddings: what tells images apart, not the common offset."""
     return (1 - F.cosine_similarity(student - student.mean(0), teacher - teacher.mean(0), dim=1)).mean()
@@ -144,12 +190,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         torch.set_num_threads(args.threads)
     out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)
-    classes = discover_classes(args.data)
-    items = list_images(args.data, classes)
-    train_items, hold_items = split_images(items, args.holdout, args.split_seed)
-    train_items, hold_items = _limit(train_items, args.limit_per_class), _limit(hold_items, args.limit_per_class)
-    print(f"data: {args.data} ({len(items)} images, {len(classes)} classes: {', '.join(classes)}); "
-          f"train {len(train_items)}, holdout {len(hold_items)} (seed {args.split_seed})", flush=True)
+    classes, train_items, hold_items = split_folder(args.data, args.holdout, args.split_seed, args.limit_per_class)
     train_data, hold_data = preload(train_items), preload(hold_items)
 
     arch = _arch_dict(args, len(classes))
@@ -169,17 +210,12 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     view_size = max(args.size, args.teacher_size) if teacher is not None else args.size
     mean, std = IMAGENET_MEAN, IMAGENET_STD
     train_set = AugmentedViews(train_data, view_size, AugmentConfig(belt_p=args.belt_p), args.seed, mean, std)
-    hold_set = AugmentedViews(hold_data, args.size, None, 0, mean, std)
-    # The cell never sees a studio photo: it sees the item cut out on the belt. The same holdout
-    # images, each composited once on belt texture (fixed seed), measure that domain every epoch.
-    hold_belt_set = AugmentedViews(hold_data, args.size, BELT_HOLDOUT_VIEW, 0, mean, std)
     if args.init_from:
         net.load_state_dict(network_from_checkpoint(load_checkpoint(args.init_from)).state_dict())
         print(f"initialised from {args.init_from}", flush=True)
     train_loader = torch.utils.data.DataLoader(train_set, batch_size=args.batch_size, shuffle=True,
                                                drop_last=len(train_set) > args.batch_size)
-    hold_loader = torch.utils.data.DataLoader(hold_set, batch_size=64)
-    hold_belt_loader = torch.utils.data.DataLoader(hold_belt_set, batch_size=64)
+    hold_loader, hold_belt_loader = holdout_loaders(hold_data, args.size, mean, std)
 
     counts = np.bincount(train_data.labels, minlength=len(classes)).astype(np.float64)
     class_weights = torch.tensor((counts.sum() / np.maximum(counts, 1)) ** 0.5, dtype=torch.float32)
@@ -285,20 +321,11 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         tmp = ckpt_path.with_suffix(".tmp")
         torch.save(ckpt, tmp)
         tmp.replace(ckpt_path)
+        if epoch + 1 > args.epochs - args.keep_epochs:  # weights only, for `waste-sorting average`
+            torch.save(weights_only(ckpt), out / f"epoch-{epoch + 1:03d}.pt")
 
-    probs, labels, belt_probs, belt_labels = last if last is not None else holdout_predictions()
-    report = classification_report(labels, probs.argmax(1), classes)
-    report["belt"] = classification_report(belt_labels, belt_probs.argmax(1), classes)
-    report["history"] = history
-    report["arch"] = arch
-    (out / "report.json").write_text(json.dumps(report, indent=2))
-    save_confusion_png(np.array(report["confusion"]), classes, out / "confusion.png")
+    report = write_report(out, classes, *(last if last is not None else holdout_predictions()), history, arch)
     save_curves_png(history, out / "curves.png")
-    print(f"holdout top-1 {report['top1']:.4f} on {len(labels)} images never trained on "
-          f"(on the belt: {report['belt']['top1']:.4f})")
-    for name in classes:
-        c = report["per_class"][name]
-        print(f"  {name:10s} precision {c['precision']:.3f} recall {c['recall']:.3f} f1 {c['f1']:.3f}")
     if args.arch == "attention-resnet" and not args.no_export:
         from waste_sorting.model.export import export_checkpoint
         onnx_path = export_checkpoint(ckpt_path, out / "model.onnx", holdout_top1=report["top1"])
