@@ -41,6 +41,7 @@ from waste_sorting.vision.item_detector import ItemDetector
 from waste_sorting.vision.segmentation import BeltSegmenter
 
 POLL_STEP = 0.005  # s: the tracker node's timer period
+PRIVATE_KEYS = ("_truth", "_timing_errors", "_pulse_speeds")  # in-process results, not for the JSON
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -422,7 +423,7 @@ def run_sweep(args: argparse.Namespace) -> list[dict[str, Any]]:
     rows = []
     print(f"{args.sweep:>32s}  purity  recovery  right  wrong  missed  pos p99 mm")
     for value, r in runs:
-        for key in ("_truth", "_timing_errors", "_pulse_speeds"):
+        for key in PRIVATE_KEYS:
             r.pop(key, None)
         rows.append({"value": value, **r})
         if not r.get("ground_truth"):

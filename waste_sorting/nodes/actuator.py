@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import threading
 import time
-from collections import deque
 from collections.abc import Callable
 from typing import Any
 
@@ -23,7 +22,7 @@ from sensor_msgs.msg import PointCloud2
 from std_srvs.srv import SetBool
 
 from waste_sorting.itemlist import ItemFlags, ItemStatus, MissReason
-from waste_sorting.nodes.common import HISTORY, ejector_geometry
+from waste_sorting.nodes.common import ejector_geometry
 from waste_sorting.params import EJECTOR_PARAMS, Param
 from waste_sorting.protocol.frames import MsgType, NakReason
 from waste_sorting.protocol.link import CommandResult, ControllerLink, LinkConfig, Outcome
@@ -66,9 +65,6 @@ class Actuator(Node):
         self.diag = Diagnostics(self, hardware_id=self.values["port"])
         self._lock = threading.Lock()
         self.outcomes: dict[str, int] = {}
-        # Recent history only: a shift runs for hours.
-        self.latencies: deque[float] = deque(maxlen=HISTORY)   # capture stamp -> command sent (s)
-        self.results: deque[np.void] = deque(maxlen=HISTORY)
         self.book = PulseBook()
         self.link.start()
         self._diag_timer = self.create_timer(1.0, self._publish_status)
@@ -118,8 +114,6 @@ class Actuator(Node):
         if isinstance(cmd, MissReason):
             return cmd
         rec["valve_first"], rec["valve_count"] = cmd.valve_first, cmd.valve_count
-        with self._lock:
-            self.latencies.append(now_ros - float(rec["stamp"]))
         self.link.send_timed(cmd, now_host + float(rec["fire_time"]) - now_ros, done)
         return None
 
@@ -170,8 +164,6 @@ class Actuator(Node):
     def _finish(self, rec: np.void, status: ItemStatus, reason: MissReason) -> None:
         rec["status"], rec["reason"] = status, reason
         self._count(status.name if reason == MissReason.NONE else f"{status.name}_{reason.name}")
-        with self._lock:
-            self.results.append(rec.copy())
         self.fired_pub.publish(items_to_cloud(np.array([rec]), to_stamp(self._now())))
 
     def _publish_status(self) -> None:

@@ -129,6 +129,13 @@ class TrackerStats:
     amendments: int = 0  # released requests re-planned and requested again
 
 
+def _with_plan(rec: np.void, plan: PulsePlan) -> np.void:
+    """A pick request's pulse fields from its plan (``rec`` is changed and returned)."""
+    rec["fire_time"], rec["pulse"] = plan.fire_time, plan.pulse
+    rec["valve_first"], rec["valve_count"] = plan.valve_first, plan.valve_count
+    return rec
+
+
 class ConveyorTracker:
     def __init__(self, cfg: TrackerConfig, bins: BinMap, geometry: EjectorGeometry,
                  odometry: BeltOdometry) -> None:
@@ -333,10 +340,7 @@ class ConveyorTracker:
             if self.cfg.overlap_policy == "skip":
                 return self._terminal(tr, now, ItemStatus.MISSED, MissReason.OVERLAP, ejector)
         decision = self._terminal(tr, now, ItemStatus.REQUESTED, MissReason.NONE, ejector)
-        rec = decision.record
-        rec["fire_time"], rec["pulse"] = plan.fire_time, plan.pulse
-        rec["valve_first"], rec["valve_count"] = plan.valve_first, plan.valve_count
-        tr.request = rec.copy()
+        tr.request = _with_plan(decision.record, plan).copy()
         return decision
 
     def _plan(self, tr: Track, ejector: int, now: float) -> PulsePlan | None:
@@ -363,11 +367,8 @@ class ConveyorTracker:
         if moved <= self.cfg.amend_tolerance and (plan.valve_first, plan.valve_count) == \
                 (int(req["valve_first"]), int(req["valve_count"])):
             return None
-        rec = self.track_record(tr, tr.stamp)[0]
-        rec["ejector"], rec["status"] = ejector, ItemStatus.REQUESTED
-        rec["flags"] = ItemFlags.AMENDED
-        rec["fire_time"], rec["pulse"] = plan.fire_time, plan.pulse
-        rec["valve_first"], rec["valve_count"] = plan.valve_first, plan.valve_count
+        rec = _with_plan(self.track_record(tr, tr.stamp)[0], plan)
+        rec["ejector"], rec["status"], rec["flags"] = ejector, ItemStatus.REQUESTED, ItemFlags.AMENDED
         tr.request = rec.copy()
         self.stats.amendments += 1
         return Decision(rec, now - tr.stamp)
