@@ -157,6 +157,23 @@ def test_feature_distillation_trains_and_resumes_with_its_projector(tiny_run, de
     assert torch.load(tmp_path / "s" / "checkpoint.pt", weights_only=False)["epoch"] == 2
 
 
+def test_onnx_teacher_gives_what_pytorch_gives_and_refuses_another_size(tiny_run):
+    from waste_sorting.model.registry import embed_and_logits
+    from waste_sorting.model.teacher import OnnxTeacher
+    from waste_sorting.model.train import load_checkpoint, network_from_checkpoint
+
+    net = network_from_checkpoint(load_checkpoint(tiny_run / "checkpoint.pt"))
+    teacher = OnnxTeacher(net, 64, threads=1)
+    x = torch.randn(5, 3, 64, 64).contiguous(memory_format=torch.channels_last)  # as training holds views
+    emb, logits = teacher(x)
+    with torch.no_grad():
+        ref_emb, ref_logits = embed_and_logits(net, x)
+    assert emb.shape == ref_emb.shape and logits.shape == (5, 6)
+    assert torch.allclose(logits, ref_logits, atol=1e-4) and torch.allclose(emb, ref_emb, atol=1e-4)
+    with pytest.raises(ValueError, match="64x64"):
+        teacher(torch.zeros(1, 3, 48, 48))
+
+
 def test_weight_averaging_means_the_weights_and_remeasures_batch_norm():
     from torch import nn
 

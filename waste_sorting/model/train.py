@@ -33,6 +33,7 @@ from waste_sorting.model.augment import BELT_HOLDOUT_VIEW, AugmentConfig
 from waste_sorting.model.dataset import AugmentedViews, preload
 from waste_sorting.model.metrics import classification_report, save_confusion_png, save_curves_png
 from waste_sorting.model.registry import TEACHER_ARCHS, build_network, embed_and_logits, embedding_dim
+from waste_sorting.model.teacher import OnnxTeacher
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -195,16 +196,15 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
     arch = _arch_dict(args, len(classes))
     net = build_network(arch, pretrained=args.arch in TEACHER_ARCHS).to(memory_format=torch.channels_last)
-    teacher: nn.Module | None = None
+    teacher: OnnxTeacher | None = None
     projector: nn.Linear | None = None
     if args.teacher:
-        teacher = network_from_checkpoint(load_checkpoint(args.teacher)).to(memory_format=torch.channels_last)
-        for prm in teacher.parameters():
-            prm.requires_grad_(False)
+        teacher_net = network_from_checkpoint(load_checkpoint(args.teacher))
+        teacher = OnnxTeacher(teacher_net, args.teacher_size, args.threads)
         if args.feature_kd > 0:
             # Six logits say little about an image; the teacher's 1280-d embedding carries what it
             # learnt on ImageNet, which a from-scratch student cannot see in 1,677 images.
-            projector = nn.Linear(embedding_dim(net), embedding_dim(teacher))
+            projector = nn.Linear(embedding_dim(net), embedding_dim(teacher_net))
     schedule = parse_size_schedule(args.size_schedule, args.size)
     args.size = schedule[-1][1]  # the model's input size
     view_size = max(args.size, args.teacher_size) if teacher is not None else args.size
@@ -277,13 +277,12 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             hard = -(smooth * F.log_softmax(logits, 1) * class_weights).sum(1).mean()
             loss = hard
             if teacher is not None:
-                with torch.no_grad():
-                    t_in = x if view_size == args.teacher_size else F.interpolate(
-                        x, size=(args.teacher_size,) * 2, mode="bilinear", antialias=True, align_corners=False)
-                    t_emb, t_logits = embed_and_logits(teacher, t_in)
-                    if args.teacher_tta:
-                        t_emb2, t_logits2 = embed_and_logits(teacher, t_in.flip(3))
-                        t_emb, t_logits = (t_emb + t_emb2) / 2, (t_logits + t_logits2) / 2
+                t_in = x if view_size == args.teacher_size else F.interpolate(
+                    x, size=(args.teacher_size,) * 2, mode="bilinear", antialias=True, align_corners=False)
+                t_emb, t_logits = teacher(t_in)
+                if args.teacher_tta:
+                    t_emb2, t_logits2 = teacher(t_in.flip(3))
+                    t_emb, t_logits = (t_emb + t_emb2) / 2, (t_logits + t_logits2) / 2
                 temp = args.kd_temperature
                 kd = F.kl_div(F.log_softmax(logits / temp, 1), F.log_softmax(t_logits / temp, 1),
                               reduction="batchmean", log_target=True) * temp * temp
