@@ -29,6 +29,10 @@ def test_thirty_items_in_one_frame_through_the_hot_path(shipped_model):
     print(f"30-item frame: {len(result.records)} items in {elapsed * 1e3:.0f} ms")
     assert len(result.records) >= 27
     assert result.classified.sum() >= 27 and (result.records["class_id"][result.classified] >= 0).all()
+    seen = result.records[result.classified]  # each with its runner-up class, for the tracker's fusion
+    assert (seen["class2_id"] >= 0).all() and (seen["class2_id"] != seen["class_id"]).all()
+    assert (seen["confidence2"] <= seen["confidence"]).all()
+    assert (seen["confidence"] + seen["confidence2"] <= 1.0001).all()
 
 
 def test_burst_accounting_and_overlaps():

@@ -40,7 +40,18 @@ def test_layout_is_pinned():
     assert fields["stamp"] == (32, FLOAT64)
     assert fields["fire_time"] == (48, FLOAT64)
     assert {"length", "width", "confidence", "ejector", "pulse", "status", "reason", "flags"} <= fields.keys()
-    assert itemlist.ITEM_DTYPE.itemsize == 67
+    # The runner-up class was appended (session 5): older bags keep their offsets and decode it as unknown.
+    assert fields["class2_id"] == (67, INT32)
+    assert fields["confidence2"] == (71, FLOAT32)
+    assert itemlist.ITEM_DTYPE.itemsize == 75
+
+
+def test_a_cloud_written_before_the_runner_up_fields_decodes_with_them_unknown():
+    old_fields = [f for f in itemlist.fields_of() if f.name not in ("class2_id", "confidence2")]
+    rec = sample()
+    out = itemlist.decode(old_fields, 67, len(rec), b"".join(r.tobytes()[:67] for r in rec))
+    assert (out["class2_id"] == -1).all() and (out["confidence2"] == 0).all()
+    assert (out["class_id"] == rec["class_id"]).all() and (out["stamp"] == rec["stamp"]).all()
 
 
 def test_decodes_foreign_cloud_by_field_name():

@@ -98,6 +98,33 @@ def test_class_evidence_is_fused_over_sightings():
     assert tr.tracks[0].class_estimate()[0] == 2
 
 
+def test_runner_up_class_counts_in_the_fused_evidence():
+    """Three sightings torn between classes 1 and 2 (runner-up 2 each time), two clearly 2: it is a 2.
+
+    Fused from each sighting's winner alone, the near-misses for 2 would be spread over all other
+    classes and class 1 would win; bags and detectors without a runner-up still fuse that way.
+    """
+    def fused(with_runner_up: bool) -> int:
+        tr = make_tracker()
+        sightings = [(1, 0.46, 2, 0.44)] * 3 + [(2, 0.60, 1, 0.05)] * 2
+        for k, (c1, p1, c2, p2) in enumerate(sightings):
+            det = itemlist.empty(1)
+            det["x"], det["class_id"], det["confidence"], det["stamp"] = 0.3 + 0.066 * k, c1, p1, k / 30
+            if with_runner_up:
+                det["class2_id"], det["confidence2"] = c2, p2
+            det["length"] = det["width"] = 0.1
+            tr.odometry.set_speed(2.0, 0.0) if k == 0 else None
+            tr.update(det, k / 30)
+        assert len(tr.tracks) == 1
+        record = tr.tracked(5 / 30)[0]
+        assert record["class_id"] == tr.tracks[0].class_estimate()[0]
+        assert record["confidence"] > record["confidence2"] > 0 and record["class2_id"] not in (-1, record["class_id"])
+        return int(record["class_id"])
+
+    assert fused(with_runner_up=True) == 2
+    assert fused(with_runner_up=False) == 1
+
+
 @pytest.mark.parametrize("encoder", [True, False])
 def test_speed_change_mid_run(encoder):
     """The belt slows from 2.0 to 1.4 m/s (0.4 m/s², a drive's ramp) while items ride to the ejectors.

@@ -42,6 +42,9 @@ ITEM_DTYPE = np.dtype([
     ("status", "u1"),        # ItemStatus
     ("reason", "u1"),        # MissReason
     ("flags", "u1"),         # ItemFlags bits
+    # Appended, so the fields above keep their offsets in recorded bags (absent fields decode to defaults):
+    ("class2_id", "<i4"),    # runner-up class; -1 unknown. The tracker fuses sightings from both
+    ("confidence2", "<f4"),  # probability of class2_id
 ])
 
 
@@ -76,6 +79,7 @@ def empty(n: int = 0) -> np.ndarray:
     """n zeroed records with the 'unknown' sentinels set."""
     rec = np.zeros(n, ITEM_DTYPE)
     rec["class_id"] = -1
+    rec["class2_id"] = -1
     rec["ejector"] = -1
     return rec
 

@@ -2,7 +2,9 @@
 
 Each frame's detections are matched to tracks predicted to the frame's capture
 stamp (``x = x0 + s(t) - s(t0)``) inside a gate, nearest first. Class evidence
-is the mean of the per-sighting class distributions. The tracker decides once
+is the mean of the per-sighting class distributions (each sighting's two most
+probable classes as the classifier gave them, the rest spread evenly: a class
+that keeps coming second is not lost). The tracker decides once
 per item, between a pick request for its bin's ejector, residue (no bin or not
 confident enough), or a miss with a reason: as soon as the item's class
 evidence is complete (``decide_after`` classified sightings, the classifier's
@@ -95,12 +97,14 @@ class Track:
     status: int = ItemStatus.OBSERVED
     reason: int = MissReason.NONE
 
-    def class_estimate(self) -> tuple[int, float]:
+    def class_estimate(self) -> tuple[int, float, int, float]:
+        """(class, probability, runner-up, its probability) of the fused evidence; -1 when none."""
         if self.class_obs == 0:
-            return -1, 0.0
+            return -1, 0.0, -1, 0.0
         mean = self.class_sum / self.class_obs
-        c = int(np.argmax(mean))
-        return c, float(mean[c])
+        order = np.argsort(-mean)
+        c, c2 = int(order[0]), int(order[1]) if len(order) > 1 else -1
+        return c, float(mean[c]), c2, float(mean[c2]) if c2 >= 0 else 0.0
 
 
 @dataclass
@@ -231,7 +235,7 @@ class ConveyorTracker:
         tr.length += (float(d["length"]) - tr.length) / n
         tr.width += (float(d["width"]) - tr.width) / n
         if not tr.decided:  # a decision is final: later class evidence is not fused
-            self._add_class(tr, int(d["class_id"]), float(d["confidence"]))
+            self._add_class(tr, d)
         elif 0 <= int(d["class_id"]) < self.num_classes:
             self.stats.late_classifications += 1
 
@@ -239,16 +243,24 @@ class ConveyorTracker:
         tr = Track(self._next_id, float(d["x"]), float(d["y"]), stamp, s_now, float(d["length"]),
                    float(d["width"]), np.zeros(self.num_classes), first_stamp=stamp, last_capture=stamp)
         self._next_id += 1
-        self._add_class(tr, int(d["class_id"]), float(d["confidence"]))
+        self._add_class(tr, d)
         self.tracks.append(tr)
         self.stats.created += 1
 
-    def _add_class(self, tr: Track, class_id: int, conf: float) -> None:
+    def _add_class(self, tr: Track, d: np.void) -> None:
+        """One sighting's class distribution: its two most probable classes, the rest spread evenly."""
+        class_id, conf = int(d["class_id"]), float(d["confidence"])
         if not 0 <= class_id < self.num_classes:
             return
+        known = {class_id: conf}
+        class2 = int(d["class2_id"])
+        if 0 <= class2 < self.num_classes and class2 != class_id:
+            known[class2] = float(d["confidence2"])
         n = self.num_classes
-        p = np.full(n, (1.0 - conf) / max(n - 1, 1))
-        p[class_id] = conf
+        rest = max(0.0, 1.0 - sum(known.values())) / max(n - len(known), 1)
+        p = np.full(n, rest)
+        for c, q in known.items():
+            p[c] = q
         tr.class_sum += p
         tr.class_obs += 1
 
@@ -303,7 +315,7 @@ class ConveyorTracker:
         """Settle the item's class and bin; None means a pick is pending release."""
         tr.decided = True
         tr.decision_latency = now - tr.stamp
-        class_id, conf = tr.class_estimate()
+        class_id, conf = tr.class_estimate()[:2]
         self.stats.classified[class_id] += 1
         ejector = self.bins.ejector_for(class_id)
         if class_id < 0:
@@ -382,7 +394,7 @@ class ConveyorTracker:
         for o in self.tracks:
             if o is target or o.hits < self.cfg.min_hits:
                 continue
-            class_id, _ = o.class_estimate()
+            class_id = o.class_estimate()[0]
             if o.pending_ejector == ejector or (o.status == ItemStatus.REQUESTED and
                                                 self.bins.ejector_for(class_id) == ejector):
                 continue  # bound for the same bin: blowing it too is right
@@ -403,11 +415,12 @@ class ConveyorTracker:
 
     def track_record(self, tr: Track, t: float) -> np.ndarray:
         rec = itemlist.empty(1)
-        class_id, conf = tr.class_estimate()
+        class_id, conf, class2, conf2 = tr.class_estimate()
         rec["x"], rec["y"] = self.predict_x(tr, t), tr.y
         rec["item_id"] = tr.track_id
         rec["length"], rec["width"] = tr.length, tr.width
         rec["class_id"], rec["confidence"] = class_id, conf
+        rec["class2_id"], rec["confidence2"] = class2, conf2
         rec["stamp"], rec["speed"] = t, self.odometry.speed
         rec["status"], rec["reason"] = tr.status, tr.reason
         return rec

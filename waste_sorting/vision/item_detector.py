@@ -91,8 +91,10 @@ class ItemDetector:
                     left, top, side = square_box(b.x0, b.y0, b.x1, b.y1, self.cfg.crop_margin)
                     self._batch[k] = crop_square(frame, left, top, side, size)
                 probs = self.classifier.classify_crops(self._batch[: len(idx)])
-                best = probs.argmax(axis=1)
-                rec["class_id"][idx] = best
-                rec["confidence"][idx] = probs[np.arange(len(idx)), best]
+                # The two most probable classes: fusing sightings from both beats fusing the winner alone.
+                order, rows = np.argsort(-probs, axis=1), np.arange(len(idx))
+                rec["class_id"][idx], rec["confidence"][idx] = order[:, 0], probs[rows, order[:, 0]]
+                if probs.shape[1] > 1:
+                    rec["class2_id"][idx], rec["confidence2"][idx] = order[:, 1], probs[rows, order[:, 1]]
                 classified[idx] = True
         return FrameResult(rec, blobs, classified)
