@@ -1,6 +1,7 @@
 """The attention-ResNet: shapes, attention, learning, export (small and fast: tiny inputs)."""
 
 import json
+import os
 
 import numpy as np
 import pytest
@@ -172,6 +173,20 @@ def test_onnx_teacher_gives_what_pytorch_gives_and_refuses_another_size(tiny_run
     assert torch.allclose(logits, ref_logits, atol=1e-4) and torch.allclose(emb, ref_emb, atol=1e-4)
     with pytest.raises(ValueError, match="64x64"):
         teacher(torch.zeros(1, 3, 48, 48))
+
+
+def test_a_second_trainer_on_the_same_run_folder_is_refused(demo_images, tmp_path):
+    from waste_sorting.cli import main
+    from waste_sorting.model.runlock import lock_run_folder
+
+    out = tmp_path / "run"
+    with lock_run_folder(out):  # as a training process holds it
+        with pytest.raises(SystemExit, match=f"another training process \\(pid {os.getpid()}\\)"):
+            main(["train", "--data", str(demo_images), "--out", str(out), "--size", "64", "--epochs", "1",
+                  "--quiet", "--no-export"])
+        assert not (out / "checkpoint.pt").exists()
+    with lock_run_folder(out):  # released with the process (here: the block)
+        pass
 
 
 def test_weight_averaging_means_the_weights_and_remeasures_batch_norm():

@@ -33,6 +33,7 @@ from waste_sorting.model.augment import BELT_HOLDOUT_VIEW, AugmentConfig
 from waste_sorting.model.dataset import AugmentedViews, preload
 from waste_sorting.model.metrics import classification_report, save_confusion_png, save_curves_png
 from waste_sorting.model.registry import TEACHER_ARCHS, build_network, embed_and_logits, embedding_dim
+from waste_sorting.model.runlock import lock_run_folder
 from waste_sorting.model.teacher import OnnxTeacher
 
 
@@ -186,6 +187,12 @@ def _lr_factor(step: int, total: int, warmup: int) -> float:
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
+    """Train (or resume) the run in ``args.out``, which no other process may write meanwhile."""
+    with lock_run_folder(args.out):
+        return _train(args)
+
+
+def _train(args: argparse.Namespace) -> dict[str, Any]:
     torch.manual_seed(args.seed)
     if args.threads:
         torch.set_num_threads(args.threads)
