@@ -175,6 +175,15 @@ def test_onnx_teacher_gives_what_pytorch_gives_and_refuses_another_size(tiny_run
         teacher(torch.zeros(1, 3, 48, 48))
 
 
+def test_bench_times_the_teacher_in_both_runtimes(tiny_run):
+    from waste_sorting.bench import bench_teacher
+
+    t = bench_teacher(tiny_run / "checkpoint.pt", 64, seconds=0.1, threads=1, batch=4)
+    assert t["architecture"] == "attention-resnet" and t["batch"] == 4
+    assert t["torch-eager"]["runs"] >= 5 and t["onnxruntime"]["runs"] >= 5
+    assert t["speedup"] == t["torch-eager"]["p50_ms"] / t["onnxruntime"]["p50_ms"]  # printed, never asserted
+
+
 def test_a_second_trainer_on_the_same_run_folder_is_refused(demo_images, tmp_path):
     from waste_sorting.cli import main
     from waste_sorting.model.runlock import lock_run_folder

@@ -34,6 +34,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="frames of the moving-belt hot-path run (0 skips it)")
     p.add_argument("--stream-items", type=float, default=4.8,
                    help="items in view the moving-belt run aims at (single file with gaps: it reports the mean it got)")
+    p.add_argument("--teacher", type=Path, default=None,
+                   help="also time this distillation teacher (checkpoint.pt): PyTorch against ONNX Runtime, "
+                        "as `train` runs it")
+    p.add_argument("--teacher-size", type=int, default=160)
     p.add_argument("--json", type=Path)
 
 
@@ -67,6 +71,32 @@ def _torch_runner(meta: Any, batch: np.ndarray, threads: int) -> Callable[[], An
             return net(x)
 
     return run
+
+
+def bench_teacher(checkpoint: Path, size: int, seconds: float, threads: int, batch: int = 32) -> dict[str, Any]:
+    """A training batch through the frozen teacher: PyTorch eager (the baseline) and ONNX Runtime."""
+    import torch
+
+    from waste_sorting.model.registry import embed_and_logits
+    from waste_sorting.model.teacher import OnnxTeacher
+    from waste_sorting.model.train import load_checkpoint, network_from_checkpoint
+
+    if threads:
+        torch.set_num_threads(threads)
+    ckpt = load_checkpoint(checkpoint)
+    net = network_from_checkpoint(ckpt).to(memory_format=torch.channels_last)
+    onnx = OnnxTeacher(network_from_checkpoint(ckpt), size, threads)
+    x = torch.randn(batch, 3, size, size).contiguous(memory_format=torch.channels_last)
+
+    def eager() -> Any:
+        with torch.inference_mode():
+            return embed_and_logits(net, x)
+
+    rows = {"torch-eager": measure(eager, seconds), "onnxruntime": measure(lambda: onnx(x), seconds)}
+    for r in rows.values():
+        r["ms_per_image"] = r["p50_ms"] / batch
+    return {"architecture": ckpt["arch"]["name"], "size": size, "batch": batch, **rows,
+            "speedup": rows["torch-eager"]["p50_ms"] / rows["onnxruntime"]["p50_ms"]}
 
 
 def bench_classifier(args: argparse.Namespace) -> list[dict[str, Any]]:
@@ -245,6 +275,13 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             ratios[f"stream-{model}-budget{budget}/every-frame"] = fps / by_budget[(model, 0)]
             print(f"  speed-up of the budget ({model}): {fps / by_budget[(model, 0)]:.2f}x")
     result = {"classifier": cls_rows, "ratios": ratios, "hot_path": hot, "hot_path_stream": stream}
+    if args.teacher:
+        t = bench_teacher(args.teacher, args.teacher_size, args.seconds, args.threads)
+        print(f"\ndistillation teacher ({t['architecture']}, {t['size']} px, batch {t['batch']}): PyTorch "
+              f"{t['torch-eager']['ms_per_image']:.1f} ms/image, ONNX Runtime {t['onnxruntime']['ms_per_image']:.1f} "
+              f"ms/image, {t['speedup']:.2f}x")
+        result["teacher"] = t
+        ratios["teacher-onnxruntime/torch-eager"] = t["speedup"]
     if args.json:
         args.json.write_text(json.dumps(result, indent=2))
     return result
