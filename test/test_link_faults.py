@@ -114,3 +114,31 @@ def test_port_vanishes_and_comes_back(tmp_path):
     finally:
         link.close()
         emu.close()
+
+
+def test_a_write_that_went_out_is_never_a_timeout_and_one_that_cannot_is():
+    """pyserial's write_timeout raises when its deadline passed during a write that completed (a host
+    too loaded to run the check in time): the frame went out, yet the link was dropped with every
+    command in flight. A timeout must mean bytes still unwritten."""
+    import serial
+
+    from waste_sorting.protocol.link import write_all
+
+    master, slave = os.openpty()
+    port = serial.Serial(os.ttyname(slave), timeout=0.01, write_timeout=0)
+    try:
+        frame = bytes(range(40))
+        write_all(port, frame, timeout=0.0)  # already past its deadline, and still not a timeout
+        got = b""
+        while len(got) < len(frame):
+            got += os.read(master, 1024)
+        assert got == frame
+        # Nobody reads the other end: the pty's buffer fills and the rest is refused in time.
+        t0 = time.monotonic()
+        with pytest.raises(serial.SerialTimeoutException, match="bytes not taken in 0.05 s"):
+            write_all(port, bytes(1 << 20), timeout=0.05)
+        assert time.monotonic() - t0 < 2.0
+    finally:
+        port.close()
+        os.close(master)
+        os.close(slave)

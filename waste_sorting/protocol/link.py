@@ -10,6 +10,7 @@ wins), so link latency and jitter do not move the pulse.
 from __future__ import annotations
 
 import itertools
+import select
 import threading
 import time
 from collections import deque
@@ -32,6 +33,26 @@ from waste_sorting.protocol.frames import (
     NakReason,
     encode_frame,
 )
+
+WRITE_TIMEOUT = 0.1  # s a frame may wait for the port to take it before the link counts as lost
+
+
+def write_all(port: serial.Serial, data: bytes, timeout: float) -> None:
+    """Write every byte of ``data`` to a non-blocking port, or raise SerialTimeoutException.
+
+    A timeout means bytes were still unwritten when it expired. pyserial's own
+    ``write_timeout`` also raises when the deadline passed during a write that
+    completed (a thread descheduled for 0.1 s on a loaded host): the frame went
+    out, yet the link was dropped and every command in flight failed with it.
+    """
+    rest = memoryview(data)
+    deadline = time.monotonic() + timeout
+    while rest:
+        _, ready, _ = select.select([], [port.fileno()], [], max(0.0, deadline - time.monotonic()))
+        if not ready:
+            raise serial.SerialTimeoutException(
+                f"write timeout: {len(rest)} of {len(data)} bytes not taken in {timeout:g} s")
+        rest = rest[port.write(rest) or 0:]
 
 
 class Outcome(Enum):
@@ -180,13 +201,14 @@ class ControllerLink:
         if port is None:
             return
         try:
-            port.write(data)
+            write_all(port, data, WRITE_TIMEOUT)
         except (serial.SerialException, OSError) as exc:
             self._drop_port(f"write failed: {exc}")
 
     def _open(self) -> bool:
         try:
-            self._serial = serial.Serial(self.cfg.port, self.cfg.baudrate, timeout=0.01, write_timeout=0.1)
+            # Non-blocking writes (write_timeout=0); `write_all` waits for the port itself.
+            self._serial = serial.Serial(self.cfg.port, self.cfg.baudrate, timeout=0.01, write_timeout=0)
         except (serial.SerialException, OSError) as exc:
             self.log(f"serial port {self.cfg.port} unavailable: {exc}")
             self._serial = None
