@@ -49,10 +49,11 @@ def write_all(port: serial.Serial, data: bytes, timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while rest:
         _, ready, _ = select.select([], [port.fileno()], [], max(0.0, deadline - time.monotonic()))
-        if not ready:
+        taken = (port.write(rest) or 0) if ready else 0
+        if not taken and time.monotonic() >= deadline:
             raise serial.SerialTimeoutException(
                 f"write timeout: {len(rest)} of {len(data)} bytes not taken in {timeout:g} s")
-        rest = rest[port.write(rest) or 0:]
+        rest = rest[taken:]
 
 
 class Outcome(Enum):
