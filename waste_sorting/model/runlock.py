@@ -18,7 +18,7 @@ LOCK_NAME = "train.lock"
 def lock_run_folder(folder: Path) -> IO[str]:
     """Hold ``folder``'s lock for as long as the returned file stays open (the process, at most)."""
     folder.mkdir(parents=True, exist_ok=True)
-    handle = open(folder / LOCK_NAME, "a+")  # noqa: SIM115 - held open on purpose
+    handle = open(folder / LOCK_NAME, "a+")  # held open: closing it releases the lock
     try:
         fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
