@@ -52,3 +52,52 @@ def test_an_item_filling_the_frame_keeps_the_whole_image() -> None:
     sheet = np.full((240, 320, 3), (90, 140, 180), np.float32) * shade + rng.normal(0, 3, (240, 320, 3))
     sheet = np.clip(sheet, 0, 255).astype(np.uint8)  # a cardboard sheet edge to edge: no board to find
     assert (item_mask(sheet) == 255).all()
+
+
+def _board(rng: np.random.Generator) -> np.ndarray:
+    """A pale grey studio board, lit unevenly, with sensor noise."""
+    shade = np.linspace(0.9, 1.0, 320)[None, :, None] * np.linspace(0.95, 1.0, 240)[:, None, None]
+    board = np.full((240, 320, 3), 226.0) * shade + rng.normal(0, 2, (240, 320, 3))
+    return np.clip(board, 0, 255).astype(np.uint8)
+
+
+def test_a_clear_glass_item_is_cut_along_its_outline() -> None:
+    """Clear glass has the board's colour; only its outline and highlights show. It used to paste the
+    whole photo (colour found nothing), studio board and all."""
+    img = _board(np.random.default_rng(1))
+    glass = np.zeros((240, 320), np.uint8)
+    cv2.ellipse(glass, (160, 120), (80, 45), 15, 0, 360, 255, -1)
+    cv2.ellipse(img, (160, 120), (80, 45), 15, 0, 360, (150, 150, 150), 3)       # rim
+    cv2.line(img, (120, 110), (190, 128), (250, 250, 250), 2)                    # highlight
+    cv2.line(img, (125, 125), (185, 142), (175, 175, 175), 2)                    # refraction
+    assert (colour_hull_mask(img) == 255).all()  # no colour of its own
+    mask = item_mask(img) > 127
+    inside = glass > 0
+    assert mask[inside].mean() > 0.9
+    assert mask[~cv2.dilate(glass, np.ones((9, 9), np.uint8)).astype(bool)].mean() < 0.02
+
+
+def test_a_soft_shadow_is_not_pasted_with_the_item() -> None:
+    img = _board(np.random.default_rng(2)).astype(np.float32)
+    shadow = np.zeros((240, 320), np.float32)
+    cv2.ellipse(shadow, (175, 140), (70, 50), 0, 0, 360, 1.0, -1)
+    shadow = cv2.GaussianBlur(shadow, (0, 0), 12)
+    img = (img * (1 - 0.3 * shadow[..., None])).astype(np.uint8)   # soft: no edge where it ends
+    cv2.circle(img, (150, 120), 45, (40, 90, 170), -1)
+    disc = np.zeros((240, 320), np.uint8)
+    cv2.circle(disc, (150, 120), 45, 255, -1)
+    mask = item_mask(img) > 127
+    shadow_only = (shadow > 0.3) & ~cv2.dilate(disc, np.ones((7, 7), np.uint8)).astype(bool)
+    assert mask[disc > 0].mean() > 0.95
+    assert mask[shadow_only].mean() < 0.1
+
+
+def test_a_cardboard_close_up_with_folds_and_print_keeps_the_whole_image() -> None:
+    """Folds and print enclose regions, but a border the colour of cardboard is no studio board."""
+    rng = np.random.default_rng(3)
+    sheet = np.full((240, 320, 3), (95, 145, 190), np.float32) * np.linspace(0.8, 1.0, 320)[None, :, None]
+    sheet = np.clip(sheet + rng.normal(0, 3, sheet.shape), 0, 255).astype(np.uint8)
+    cv2.line(sheet, (0, 150), (320, 110), (60, 100, 140), 3)                  # a fold
+    cv2.rectangle(sheet, (40, 30), (150, 80), (30, 30, 30), 2)                # print
+    cv2.putText(sheet, "PF-0131", (60, 210), cv2.FONT_HERSHEY_SIMPLEX, 1.2, (30, 30, 30), 3)
+    assert (item_mask(sheet) == 255).all()
