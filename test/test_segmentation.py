@@ -62,3 +62,35 @@ def test_a_bottle_with_a_neck_is_one_item_not_two():
     # What the guard prevents: split on shape alone, the cap comes off as an item of its own.
     split = BeltSegmenter(SegmentationConfig(downscale=1, split_min_part=0.0)).segment(frame)
     assert len(split) == 2
+
+
+def _belt(rng: np.random.Generator) -> np.ndarray:
+    """A dark belt with lengthwise streaks (constant along each row) and sensor noise."""
+    rows = 55 + rng.integers(-4, 5, size=(360, 1, 1))
+    return np.clip(rows + rng.normal(0, 2, (360, 640, 3)), 0, 255).astype(np.uint8)
+
+
+def test_a_first_frame_crowded_across_a_row_still_finds_every_item():
+    # A row of items covering most of the belt's width: that band's row median is item, not belt.
+    rng = np.random.default_rng(0)
+    frame = _belt(rng)
+    for k in range(8):
+        cv2.rectangle(frame, (10 + k * 79, 150), (10 + k * 79 + 66, 200), (170, 160, 150), -1)
+    blobs = BeltSegmenter(SegmentationConfig(downscale=1)).segment(frame)
+    assert len(blobs) == 8
+    assert all(150 <= b.y0 and b.y1 <= 202 for b in blobs)  # each an item, no band of belt joining them
+
+
+def test_an_item_standing_still_never_becomes_belt_but_a_lighting_change_does():
+    rng = np.random.default_rng(1)
+    seg = BeltSegmenter(SegmentationConfig(downscale=1, learning_rate=0.2))
+    belt = _belt(rng)
+    frame = belt.copy()
+    cv2.rectangle(frame, (100, 100), (500, 180), (150, 150, 150), -1)  # covers 63 % of its rows
+    for _ in range(60):  # a stopped belt with an item on it
+        blobs = seg.segment(frame)
+    assert len(blobs) == 1 and blobs[0].x1 - blobs[0].x0 >= 400
+    brighter = cv2.add(belt, np.full_like(belt, 40))  # the lights come up, the belt is empty
+    for _ in range(40):
+        blobs = seg.segment(brighter)
+    assert blobs == []

@@ -1,10 +1,14 @@
 """Find items on the belt: a belt background model, thresholding and contours.
 
 The belt looks the same along its travel direction, so the background is one
-colour per image row (the median across the row, smoothed over frames): items
-cover less than half a row, lengthwise streaks in the rubber are learnt, and
-lighting drift is followed. Work is done on a downscaled frame; blobs whose
-shape says "two items touching" are split with a distance-transform watershed.
+colour per image row: lengthwise streaks in the rubber are learnt, and
+lighting drift is followed. The first frame starts the model from each row's
+median, with rows that stand out from their neighbours (a burst of items
+covering most of a row) taken from the neighbours instead; later frames update
+each row from its belt pixels only, so items never leak into the model (a row
+with almost no belt left follows its median, so a sudden lighting change is
+still learnt). Work is done on a downscaled frame; blobs whose shape says "two
+items touching" are split with a distance-transform watershed.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ class SegmentationConfig:
     max_area_fraction: float = 0.5
     downscale: int = 2             # work on a 1/downscale frame
     learning_rate: float = 0.05    # belt model update per frame
+    belt_row_min_share: float = 0.1  # a row with less belt than this share follows its median instead
     split_touching: bool = True
     split_solidity: float = 0.88   # blobs less convex than this are split candidates
     split_min_part: float = 0.25   # each part of a split holds at least this share of the blob (a bottle's neck
@@ -58,19 +63,34 @@ class BeltSegmenter:
         d = self.cfg.downscale
         small = frame_bgr if d == 1 else cv2.resize(
             frame_bgr, (frame_bgr.shape[1] // d, frame_bgr.shape[0] // d), interpolation=cv2.INTER_AREA)
-        # Median of every 4th column: the same belt estimate at a quarter of the cost.
-        row_model = np.median(small[:, ::4], axis=1, keepdims=True).astype(np.float32)
-        if self._belt is None or self._belt.shape != row_model.shape:
-            self._belt = row_model
-        else:
-            self._belt += self.cfg.learning_rate * (row_model - self._belt)
-        belt = np.repeat(self._belt.astype(np.uint8), small.shape[1], axis=1)  # contiguous: fast absdiff
-        diff = cv2.absdiff(small, belt)
-        dist = cv2.max(cv2.max(diff[..., 0], diff[..., 1]), diff[..., 2])
+        cols = small[:, ::4]  # every 4th column: the same belt estimate at a quarter of the cost
+        if self._belt is None or self._belt.shape[0] != small.shape[0]:
+            self._belt = _robust_rows(_row_median(cols), self.cfg.threshold / 2)
+            self._learn(cols, self._distance(cols, self._belt), 1.0)  # then each row from its own belt pixels
+        dist = self._distance(small, self._belt)
         _, mask = cv2.threshold(dist, self.cfg.threshold, 255, cv2.THRESH_BINARY)
+        self._learn(cols, dist[:, ::4], self.cfg.learning_rate)
         mask = cv2.morphologyEx(mask, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (7, 7)))
         mask = cv2.morphologyEx(mask, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (3, 3)))
         return small, mask
+
+    @staticmethod
+    def _distance(small: np.ndarray, belt: np.ndarray) -> np.ndarray:
+        """Per-pixel colour distance (largest channel difference) from the belt model."""
+        diff = cv2.absdiff(small, np.repeat(belt.astype(np.uint8), small.shape[1], axis=1))  # contiguous: fast
+        return cv2.max(cv2.max(diff[..., 0], diff[..., 1]), diff[..., 2])
+
+    def _learn(self, cols: np.ndarray, dist: np.ndarray, rate: float) -> None:
+        """Move each row's belt colour towards the mean of its belt pixels (those within the threshold); a row
+        with almost none follows its median, so a lighting change larger than the threshold is still learnt."""
+        assert self._belt is not None
+        is_belt = (dist <= self.cfg.threshold)[..., None]
+        count = is_belt.sum(axis=1, keepdims=True, dtype=np.float32)
+        target = (cols * is_belt).sum(axis=1, keepdims=True, dtype=np.float32) / np.maximum(count, 1.0)
+        starved = count[:, 0, 0] < self.cfg.belt_row_min_share * cols.shape[1]
+        if starved.any():
+            target[starved] = _row_median(cols[starved])
+        self._belt += rate * (target - self._belt)
 
     def segment(self, frame_bgr: np.ndarray) -> list[Blob]:
         small, mask = self.foreground(frame_bgr)
@@ -132,3 +152,23 @@ class BeltSegmenter:
         edge = x <= 1 or y <= 1 or x + bw >= w - 1 or y + bh >= h - 1
         return Blob(x * d, y * d, (x + bw) * d, (y + bh) * d, (cx + 0.5) * d, (cy + 0.5) * d,
                     float(m["m00"]) * d * d, edge, (contour.reshape(-1, 2) * d).astype(np.int32))
+
+
+def _row_median(cols: np.ndarray) -> np.ndarray:
+    return np.median(cols, axis=1, keepdims=True).astype(np.float32)
+
+
+def _robust_rows(rows: np.ndarray, tolerance: float) -> np.ndarray:
+    """Row colours with outlier rows replaced by their neighbourhood's median.
+
+    A row median is the belt while items cover less than half the row; a burst can cover more, and those rows
+    stand out from the rows around them (the belt changes slowly across rows: streaks and light falloff).
+    """
+    n = rows.shape[0]
+    k = max(3, (n // 2) | 1)  # odd window, half the frame: a band of items is a minority in it
+    flat = rows.reshape(n, 3)
+    padded = np.pad(flat, ((k // 2, k // 2), (0, 0)), mode="reflect")
+    windows = np.lib.stride_tricks.sliding_window_view(padded, k, axis=0)  # n x 3 x k
+    smooth = np.median(windows, axis=2)
+    outlier = np.abs(flat - smooth).max(axis=1) > tolerance
+    return np.where(outlier[:, None], smooth, flat).reshape(rows.shape).astype(np.float32)
