@@ -1,4 +1,4 @@
-"""`waste-sorting run`: the whole cell in one process (one executor), from the params file.
+"""`waste-sorting run`: the whole cell in one process (an executor thread per node), from the params file.
 
 With ``--sim`` (the default when no hardware is named) the camera renders the
 simulated belt and the actuator talks to the controller emulator on a
@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -63,13 +62,13 @@ def _overrides(args: argparse.Namespace, port: str | None) -> dict[str, list[Any
 
 def run(args: argparse.Namespace) -> SimRunReport | None:
     import rclpy
-    from rclpy.executors import MultiThreadedExecutor
 
     from waste_sorting.nodes.actuator import Actuator
     from waste_sorting.nodes.camera_driver import CameraDriver
     from waste_sorting.nodes.classifier import Classifier
     from waste_sorting.nodes.tracker import Tracker
     from waste_sorting.protocol.emulator import EmulatorProcess
+    from waste_sorting.ros.executors import NodeThreads
 
     params = args.params or paths.default_params_file()
     if not params.is_file():
@@ -93,31 +92,20 @@ def run(args: argparse.Namespace) -> SimRunReport | None:
         tracker = Tracker(context=context, parameter_overrides=o["tracker"])
         actuator = Actuator(context=context, parameter_overrides=o["actuator"])
         nodes = [camera, classifier, tracker, actuator]
-        executor = MultiThreadedExecutor(num_threads=4, context=context)
-        for n in nodes:
-            executor.add_node(n)
+        cell = NodeThreads(nodes, context)
         if not actuator.link.wait_ready(5.0):
             print("warning: controller link not ready after 5 s; picks will be missed with LINK_DOWN")
-        failure: list[BaseException] = []
-
-        def spin_cell() -> None:
-            try:
-                executor.spin()
-            except BaseException as exc:  # a node callback raised: report it, never hang
-                failure.append(exc)
-
-        spin = threading.Thread(target=spin_cell, daemon=True, name="cell-executor")
         wall_start = time.time()
-        spin.start()
+        cell.start()
         end = time.monotonic() + args.duration if args.duration > 0 else float("inf")
         try:
-            while time.monotonic() < end and spin.is_alive():
+            while time.monotonic() < end and cell.alive():
                 time.sleep(min(0.2, max(end - time.monotonic(), 0.0)))
         except KeyboardInterrupt:
             print("stopping")
-        if failure or not spin.is_alive():
-            executor.shutdown(timeout_sec=2.0)
-            raise SystemExit(f"the cell stopped: a node failed with {failure[0]!r}" if failure
+        if not cell.alive():
+            cell.shutdown(timeout_sec=2.0)
+            raise SystemExit(f"the cell stopped: a node failed with {cell.failure[0]!r}" if cell.failure
                              else "the cell's executor stopped unexpectedly")
         camera.timer.cancel()
         camera_end = time.time()
@@ -126,9 +114,8 @@ def run(args: argparse.Namespace) -> SimRunReport | None:
         drain = (max(tracker.core.geometry.x) + 0.6) / speed + 0.3
         time.sleep(min(drain, 30.0))
         # Let callbacks in flight finish before the nodes are destroyed under them.
-        if not executor.shutdown(timeout_sec=10.0):
+        if not cell.shutdown(timeout_sec=10.0):
             print("warning: node callbacks still running 10 s after shutdown was requested")
-        spin.join(timeout=5.0)
         if not args.sim:
             return None
         assert emulator is not None and camera.sim is not None and camera.t0 is not None
