@@ -100,10 +100,13 @@ def fields_of(dtype: np.dtype = ITEM_DTYPE) -> list[FieldSpec]:
     return out
 
 
+ITEM_FIELDS: tuple[FieldSpec, ...] = tuple(fields_of(ITEM_DTYPE))
+
+
 def encode(records: np.ndarray) -> tuple[list[FieldSpec], int, bytes]:
     """(fields, point_step, data) for a PointCloud2 holding ``records``."""
     records = np.ascontiguousarray(records, dtype=ITEM_DTYPE)
-    return fields_of(ITEM_DTYPE), ITEM_DTYPE.itemsize, records.tobytes()
+    return list(ITEM_FIELDS), ITEM_DTYPE.itemsize, records.tobytes()
 
 
 def decode(fields: list[FieldSpec], point_step: int, n_points: int, data: bytes,

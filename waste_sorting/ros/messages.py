@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 from builtin_interfaces.msg import Time
 from sensor_msgs.msg import Image, PointCloud2, PointField
@@ -59,12 +61,19 @@ def bgr_to_image(img: np.ndarray, stamp: Time, frame_id: str) -> Image:
     return msg
 
 
+@functools.cache
+def _item_point_fields() -> tuple[PointField, ...]:
+    """The item list's PointFields, made once: making 31 messages for every cloud cost about 1 ms a cloud."""
+    return tuple(PointField(name=f.name, offset=f.offset, datatype=f.datatype, count=f.count)
+                 for f in itemlist.ITEM_FIELDS)
+
+
 def items_to_cloud(records: np.ndarray, stamp: Time, frame_id: str = "belt") -> PointCloud2:
-    fields, step, data = itemlist.encode(records)
+    _, step, data = itemlist.encode(records)
     msg = PointCloud2()
     msg.header = Header(stamp=stamp, frame_id=frame_id)
     msg.height, msg.width = 1, len(records)
-    msg.fields = [PointField(name=f.name, offset=f.offset, datatype=f.datatype, count=f.count) for f in fields]
+    msg.fields = list(_item_point_fields())
     msg.is_bigendian = False
     msg.point_step = step
     msg.row_step = step * len(records)
