@@ -108,6 +108,7 @@ def run(args: argparse.Namespace) -> SimRunReport | None:
             raise SystemExit(f"the cell stopped: a node failed with {cell.failure[0]!r}" if cell.failure
                              else "the cell's executor stopped unexpectedly")
         camera.timer.cancel()
+        classifier.camera_stopped()
         camera_end = time.time()
         # Let items already on the belt reach (and pass) the last ejector.
         speed = max(tracker.odometry.speed, 0.1)

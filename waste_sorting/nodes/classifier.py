@@ -97,6 +97,7 @@ class Classifier(Node):
         self._rejection_logged: dict[str, float] = {}
         self._last_frame_wall = time.monotonic()
         self._stalled = False
+        self._camera_stopped = False
         self.diag_timer = self.create_timer(1.0, self._publish_status)
 
     def _apply(self, v: dict[str, Any]) -> None:
@@ -170,9 +171,13 @@ class Classifier(Node):
             ids.append(int(tr["item_id"][k]) if d[k] < 0.05 else None)
         return ids
 
+    def camera_stopped(self) -> None:
+        """The camera was stopped on purpose (a run ending): its silence is not a stall to warn about."""
+        self._camera_stopped = True
+
     def _publish_status(self) -> None:
         silent = time.monotonic() - self._last_frame_wall
-        if silent > self.values["stall_timeout"] and not self._stalled:
+        if silent > self.values["stall_timeout"] and not self._stalled and not self._camera_stopped:
             self._stalled = True
             self.stalls += 1
             self.get_logger().warning(f"no camera frame for {silent:.1f} s: camera stalled or gone")
