@@ -36,6 +36,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, help="simulator seed")
     p.add_argument("--json", type=Path, help="write the report as JSON here")
     p.add_argument("--quiet", action="store_true", help="less node logging")
+    p.add_argument("--executor", choices=("per-node", "shared"), default="per-node",
+                   help="a single-threaded executor per node (default), or one multi-threaded executor for all "
+                        "four (the earlier arrangement, to measure against)")
 
 
 def _overrides(args: argparse.Namespace, port: str | None) -> dict[str, list[Any]]:
@@ -92,7 +95,7 @@ def run(args: argparse.Namespace) -> SimRunReport | None:
         tracker = Tracker(context=context, parameter_overrides=o["tracker"])
         actuator = Actuator(context=context, parameter_overrides=o["actuator"])
         nodes = [camera, classifier, tracker, actuator]
-        cell = NodeThreads(nodes, context)
+        cell = NodeThreads(nodes, context, shared=args.executor == "shared")
         if not actuator.link.wait_ready(5.0):
             print("warning: controller link not ready after 5 s; picks will be missed with LINK_DOWN")
         wall_start = time.time()

@@ -7,7 +7,8 @@ fell behind (about half its frames on 2 cores). A single-threaded executor per
 node wakes only for its own node's events, and the nodes still run
 concurrently (rendering, OpenCV and ONNX Runtime release the GIL): every frame
 rendered and classified on the same host. (rclpy's experimental EventsExecutor,
-one per thread, hung at start in this wheel.)
+one per thread, hung at start in this wheel.) ``shared=True`` keeps the old
+arrangement, one MultiThreadedExecutor for all, to measure against.
 """
 
 from __future__ import annotations
@@ -16,23 +17,25 @@ import threading
 from collections.abc import Sequence
 
 from rclpy.context import Context
-from rclpy.executors import Executor, SingleThreadedExecutor
+from rclpy.executors import Executor, MultiThreadedExecutor, SingleThreadedExecutor
 from rclpy.node import Node
 
 
 class NodeThreads:
     """Spins each node on its own executor in its own thread; remembers the first callback that raised."""
 
-    def __init__(self, nodes: Sequence[Node], context: Context) -> None:
+    def __init__(self, nodes: Sequence[Node], context: Context, shared: bool = False) -> None:
         self.failure: list[BaseException] = []
         self._executors: list[Executor] = []
         self._threads: list[threading.Thread] = []
-        for node in nodes:
-            executor = SingleThreadedExecutor(context=context)
-            executor.add_node(node)
+        for group in [list(nodes)] if shared else [[n] for n in nodes]:
+            executor = (MultiThreadedExecutor(num_threads=len(nodes), context=context) if shared
+                        else SingleThreadedExecutor(context=context))
+            for node in group:
+                executor.add_node(node)
             self._executors.append(executor)
             self._threads.append(threading.Thread(target=self._spin, args=(executor,), daemon=True,
-                                                  name=f"spin-{node.get_name()}"))
+                                                  name=f"spin-{group[0].get_name() if len(group) == 1 else 'cell'}"))
 
     def _spin(self, executor: Executor) -> None:
         try:
