@@ -84,7 +84,8 @@ class Classifier(Node):
         self.pub = self.create_publisher(PointCloud2, "items/detected", 10)
         self.debug_pub = self.create_publisher(Image, "classifier/debug_image", 1)
         self.tracked = itemlist.empty(0)  # latest items/tracked, to label the debug image with track ids
-        # Its own callback group: track updates must not queue behind the (always ready) image callback.
+        # Its own callback group: under a multi-threaded executor, track updates must not queue behind the
+        # (always ready) image callback.
         self.tracked_sub = self.create_subscription(PointCloud2, "items/tracked", self._on_tracked, 5,
                                                     callback_group=MutuallyExclusiveCallbackGroup())
         self.diag = Diagnostics(self)

@@ -34,8 +34,8 @@ class NodeThreads:
             for node in group:
                 executor.add_node(node)
             self._executors.append(executor)
-            self._threads.append(threading.Thread(target=self._spin, args=(executor,), daemon=True,
-                                                  name=f"spin-{group[0].get_name() if len(group) == 1 else 'cell'}"))
+            name = "spin-cell" if shared else f"spin-{group[0].get_name()}"
+            self._threads.append(threading.Thread(target=self._spin, args=(executor,), daemon=True, name=name))
 
     def _spin(self, executor: Executor) -> None:
         try:

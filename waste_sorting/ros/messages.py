@@ -63,7 +63,7 @@ def bgr_to_image(img: np.ndarray, stamp: Time, frame_id: str) -> Image:
 
 @functools.cache
 def _item_point_fields() -> tuple[PointField, ...]:
-    """The item list's PointFields, made once: making 31 messages for every cloud cost about 1 ms a cloud."""
+    """The item list's PointFields, made once: making 31 messages for every cloud took 5x the rest of it."""
     return tuple(PointField(name=f.name, offset=f.offset, datatype=f.datatype, count=f.count)
                  for f in itemlist.ITEM_FIELDS)
 
