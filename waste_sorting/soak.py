@@ -53,8 +53,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         print(f"  {t:6.0f} s  {mb:7.1f} MB")
     # While the camera runs: the drain and the end-of-run scoring after it allocate for the report, not the cell.
     warm = [(t, mb) for t, mb in samples if min(30.0, args.duration / 3) <= t <= args.duration]
-    growth = (warm[-1][1] - warm[0][1]) if len(warm) >= 2 else 0.0
-    span = (warm[-1][0] - warm[0][0]) if len(warm) >= 2 else 0.0
+    (t0, mb0), (t1, mb1) = (warm[0], warm[-1]) if len(warm) >= 2 else ((0.0, 0.0), (0.0, 0.0))
+    growth, span = mb1 - mb0, t1 - t0
     print(f"growth after warm-up, while the camera ran: {growth:+.1f} MB over {span:.0f} s")
     result: dict[str, Any] = {"memory_mb": samples, "growth_mb": growth}
     if report is not None:

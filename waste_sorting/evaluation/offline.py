@@ -383,8 +383,9 @@ def _score_against_truth(cell: OfflineCell, truth: list[TruthItem], classes: lis
             reason = f"ended in the {bin_classes[got]} bin"
             reason += " (wrong class)" if int(d["class_id"]) != it.class_id else " (hit by a neighbour's pulse)"
         elif int(d["status"]) in (ItemStatus.PASSED, ItemStatus.MISSED):
-            reason = MissReason(int(d["reason"])).name.lower()
-            if reason == "no_bin" and 0 <= int(d["class_id"]) < n:  # which binless class it was taken for
+            why = MissReason(int(d["reason"]))
+            reason = why.name.lower()
+            if why == MissReason.NO_BIN and 0 <= int(d["class_id"]) < n:  # which binless class it was taken for
                 reason += f" (classified as {classes[int(d['class_id'])]})"
         elif 0 <= int(d["class_id"]) < n and classes[int(d["class_id"])] != name:
             reason = f"classified as {classes[int(d['class_id'])]}"

@@ -60,12 +60,12 @@ def item_mask(image_bgr: np.ndarray) -> np.ndarray:
     hull, colour_fraction, border_chroma = _colour_hull(image_bgr)
     if colour_fraction > FULL_FRAME_FRACTION or border_chroma >= MAX_BOARD_CHROMA:
         return np.full(image_bgr.shape[:2], 255, np.uint8)  # the item fills the photo: nothing to cut
-    edges = edge_silhouette(image_bgr)
-    if edges is not None:
-        return refine_mask(image_bgr, edges)
-    if colour_fraction < MIN_AREA_FRACTION:  # neither colour nor edges found it: keep the photo
-        return np.full(image_bgr.shape[:2], 255, np.uint8)
-    return refine_mask(image_bgr, hull)
+    start = edge_silhouette(image_bgr)
+    if start is None:
+        if colour_fraction < MIN_AREA_FRACTION:  # neither colour nor edges found it: keep the photo
+            return np.full(image_bgr.shape[:2], 255, np.uint8)
+        start = hull
+    return refine_mask(image_bgr, start)
 
 
 def _work_image(image_bgr: np.ndarray) -> np.ndarray:
