@@ -19,6 +19,7 @@ from typing import Any
 from waste_sorting import paths
 from waste_sorting.bags import messages as msgs
 from waste_sorting.bags.io import STORAGES, BagWriter
+from waste_sorting.data.photos import PHOTO_ASPECT
 from waste_sorting.simulation.belt import BeltSimulator, SimConfig
 from waste_sorting.simulation.speed import SpeedProfile
 
@@ -43,6 +44,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--height", type=int, default=360)
     p.add_argument("--metres-per-px", type=float, default=0.0016)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--photo-aspect", type=float, default=PHOTO_ASPECT,
+                   help="true width/height of the photos (default 4:3, TrashNet's, whose files are stored "
+                        "squeezed to 3:4); 0 pastes them as stored")
     p.add_argument("--storage", default="mcap", choices=sorted(STORAGES))
     p.add_argument("--compress", action="store_true", help="zstd per message (ros2 bag play reads it)")
 
@@ -80,7 +84,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     speed = SpeedProfile.parse(args.speed_profile) if args.speed_profile else SpeedProfile.constant(args.belt_speed)
     cfg = SimConfig(images=args.images or paths.demo_images(), subset=args.subset, width_px=args.width,
                     height_px=args.height, metres_per_px=args.metres_per_px, fps=args.fps, speed=speed,
-                    items_per_second=args.items_per_second, touching_p=args.touching, seed=args.seed)
+                    items_per_second=args.items_per_second, touching_p=args.touching, seed=args.seed,
+                    photo_aspect=args.photo_aspect)
     t0 = time.perf_counter()
     meta = write_sim_bag(cfg, args.out, args.duration, args.storage, args.compress)
     size = sum(f.stat().st_size for f in args.out.rglob("*") if f.is_file())

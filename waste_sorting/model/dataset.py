@@ -12,11 +12,12 @@ import numpy as np
 import torch
 
 from waste_sorting.data.folders import LabelledImage
+from waste_sorting.data.photos import PHOTO_ASPECT
 from waste_sorting.inference.preprocess import normalize_batch
 from waste_sorting.model.augment import AugmentConfig, augment
 from waste_sorting.simulation.cutout import CUTOUT_VERSION, item_mask
 
-PRELOAD_SIZE = (320, 240)  # (w, h): TrashNet's 4:3, enough for 224 px crops
+PRELOAD_SIZE = (320, round(320 / PHOTO_ASPECT))  # (w, h): photos as taken (data.photos), enough for 224 px crops
 
 
 def cache_dir() -> Path:

@@ -27,6 +27,7 @@ from waste_sorting.data.folders import (
     list_images,
     split_images,
 )
+from waste_sorting.data.photos import PHOTO_ASPECT, as_taken
 from waste_sorting.simulation.belt_texture import belt_texture
 from waste_sorting.simulation.cutout import crop_to_mask, item_mask
 from waste_sorting.simulation.speed import SpeedProfile
@@ -52,6 +53,7 @@ class SimConfig:
     lighting_drift: float = 0.12
     noise_sigma: float = 2.0
     seed: int = 0
+    photo_aspect: float = PHOTO_ASPECT  # the photos' true width / height (data.photos); 0: as stored
 
 
 @dataclass(frozen=True)
@@ -76,12 +78,13 @@ class SimItem:
     source: str
 
 
-def _load_sprites(items: list[LabelledImage]) -> list[Sprite]:
+def _load_sprites(items: list[LabelledImage], photo_aspect: float) -> list[Sprite]:
     sprites = []
     for it in items:
         img = cv2.imread(str(it.path), cv2.IMREAD_COLOR)
         if img is None:
             continue  # unreadable files are skipped; the folder may hold other junk
+        img = as_taken(img, photo_aspect)
         scale = SPRITE_MAX_PX / max(img.shape[:2])
         if scale < 1:
             img = cv2.resize(img, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
@@ -102,7 +105,7 @@ class BeltSimulator:
             _, found = split_images(found, DEFAULT_HOLDOUT_FRACTION, DEFAULT_SPLIT_SEED)
         elif cfg.subset != "all":
             raise ValueError("subset must be 'all' or 'holdout'")
-        self.sprites = _load_sprites(found)
+        self.sprites = _load_sprites(found, cfg.photo_aspect)
         self.rng = np.random.default_rng(cfg.seed)
         self.homography = Homography.top_down(cfg.width_px, cfg.height_px, cfg.metres_per_px)
         self.view_length = cfg.width_px * cfg.metres_per_px
