@@ -43,3 +43,26 @@ def test_all_files_unreadable_exits_nonzero(tmp_path, shipped_model):
     bad = tmp_path / "x.jpg"
     bad.write_bytes(b"nope")
     assert main(["classify", "--model", str(shipped_model), str(bad)]) == 1
+
+
+def test_photo_aspect_classifies_a_squeezed_file_as_the_photo_it_was(tmp_path, demo_images, shipped_model, capsys):
+    import cv2
+
+    photo = cv2.imread(str(sorted((demo_images / "metal").glob("*.jpg"))[0]))
+    taken = cv2.resize(photo, (256, 192), interpolation=cv2.INTER_AREA)  # the scene as shot, 4:3
+    cv2.imwrite(str(tmp_path / "taken.png"), taken)
+    cv2.imwrite(str(tmp_path / "squeezed.png"), cv2.resize(taken, (192, 256), interpolation=cv2.INTER_AREA))
+
+    def run(*args):
+        assert main(["classify", "--model", str(shipped_model), "--json", "--top", "6", *args]) == 0
+        return {r["path"].rsplit("/", 1)[-1]: r for r in json.loads(capsys.readouterr().out)}
+
+    as_is = run(str(tmp_path / "taken.png"), str(tmp_path / "squeezed.png"))
+    restored = run("--photo-aspect", "1.3333", str(tmp_path / "squeezed.png"))["squeezed.png"]
+    probs = {name: {t["label"]: t["confidence"] for t in r["top"]} for name, r in as_is.items()}
+    restored_probs = {t["label"]: t["confidence"] for t in restored["top"]}
+    gap_as_stored = max(abs(probs["squeezed.png"][k] - probs["taken.png"][k]) for k in restored_probs)
+    gap_restored = max(abs(restored_probs[k] - probs["taken.png"][k]) for k in restored_probs)
+    assert gap_restored < 0.05  # stretched back, the file reads as the photo it was
+    assert gap_restored < gap_as_stored
+    assert main(["classify", "--photo-aspect", "-1", str(tmp_path / "taken.png")]) == 2

@@ -18,6 +18,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--backend", default="auto", choices=("auto", "tensorrt", "onnxruntime"))
     p.add_argument("--json", action="store_true", help="print a JSON list instead of lines")
     p.add_argument("--top", type=int, default=1, help="also list the top-k classes")
+    p.add_argument("--photo-aspect", type=float, default=0.0,
+                   help="stretch each photo to this true width/height first (4:3 = 1.333 for TrashNet's files, "
+                        "stored squeezed to 3:4); 0 (default) takes photos as stored")
 
 
 def collect(inputs: list[Path]) -> list[Path]:
@@ -31,11 +34,12 @@ def collect(inputs: list[Path]) -> list[Path]:
 
 
 def classify_paths(files: list[Path], model: Path | None, backend: str = "auto",
-                   top: int = 1) -> list[dict[str, Any]]:
+                   top: int = 1, photo_aspect: float = 0.0) -> list[dict[str, Any]]:
     """One result per file; unreadable files get an ``error`` and do not stop the batch."""
     import cv2
     import numpy as np
 
+    from waste_sorting.data.photos import as_taken
     from waste_sorting.inference.classifier import ImageClassifier
 
     clf = ImageClassifier(model or paths.default_model(), backend)
@@ -51,7 +55,7 @@ def classify_paths(files: list[Path], model: Path | None, backend: str = "auto",
         if img is None:
             entry["error"] = "not a readable image (corrupt or unsupported format)"
             continue
-        images.append(img)
+        images.append(as_taken(img, photo_aspect))
         slots.append(entry)
     if images:
         probs = clf.classify_images(images)
@@ -70,7 +74,10 @@ def run(args: argparse.Namespace) -> int:
     if not files:
         print("no images found", file=sys.stderr)
         return 2
-    results = classify_paths(files, args.model, args.backend, args.top)
+    if args.photo_aspect < 0:
+        print(f"--photo-aspect must be 0 (as stored) or positive, got {args.photo_aspect}", file=sys.stderr)
+        return 2
+    results = classify_paths(files, args.model, args.backend, args.top, args.photo_aspect)
     if args.json:
         print(json.dumps(results, indent=2))
     else:
