@@ -3,6 +3,8 @@
 import json
 import shutil
 
+import pytest
+
 from waste_sorting.cli import main
 
 
@@ -65,4 +67,7 @@ def test_photo_aspect_classifies_a_squeezed_file_as_the_photo_it_was(tmp_path, d
     gap_restored = max(abs(restored_probs[k] - probs["taken.png"][k]) for k in restored_probs)
     assert gap_restored < 0.05  # stretched back, the file reads as the photo it was
     assert gap_restored < gap_as_stored
-    assert main(["classify", "--photo-aspect", "-1", str(tmp_path / "taken.png")]) == 2
+    with pytest.raises(SystemExit) as bad:
+        main(["classify", "--photo-aspect", "-1", str(tmp_path / "taken.png")])
+    assert bad.value.code == 2
+    assert "must be 0 (as stored) or positive" in capsys.readouterr().err

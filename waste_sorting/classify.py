@@ -10,6 +10,7 @@ from typing import Any
 
 from waste_sorting import paths
 from waste_sorting.data.folders import IMAGE_SUFFIXES
+from waste_sorting.data.photos import aspect_argument
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -18,7 +19,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--backend", default="auto", choices=("auto", "tensorrt", "onnxruntime"))
     p.add_argument("--json", action="store_true", help="print a JSON list instead of lines")
     p.add_argument("--top", type=int, default=1, help="also list the top-k classes")
-    p.add_argument("--photo-aspect", type=float, default=0.0,
+    p.add_argument("--photo-aspect", type=aspect_argument, default=0.0,
                    help="stretch each photo to this true width/height first (4:3 = 1.333 for TrashNet's files, "
                         "stored squeezed to 3:4); 0 (default) takes photos as stored")
 
@@ -73,9 +74,6 @@ def run(args: argparse.Namespace) -> int:
     files = collect(args.paths)
     if not files:
         print("no images found", file=sys.stderr)
-        return 2
-    if args.photo_aspect < 0:
-        print(f"--photo-aspect must be 0 (as stored) or positive, got {args.photo_aspect}", file=sys.stderr)
         return 2
     results = classify_paths(files, args.model, args.backend, args.top, args.photo_aspect)
     if args.json:

@@ -19,7 +19,7 @@ from typing import Any
 from waste_sorting import paths
 from waste_sorting.bags import messages as msgs
 from waste_sorting.bags.io import STORAGES, BagWriter
-from waste_sorting.data.photos import PHOTO_ASPECT
+from waste_sorting.data.photos import PHOTO_ASPECT, aspect_argument
 from waste_sorting.simulation.belt import BeltSimulator, SimConfig
 from waste_sorting.simulation.speed import SpeedProfile
 
@@ -44,7 +44,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--height", type=int, default=360)
     p.add_argument("--metres-per-px", type=float, default=0.0016)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--photo-aspect", type=float, default=PHOTO_ASPECT,
+    p.add_argument("--photo-aspect", type=aspect_argument, default=PHOTO_ASPECT,
                    help="true width/height of the photos (default 4:3, TrashNet's, whose files are stored "
                         "squeezed to 3:4); 0 pastes them as stored")
     p.add_argument("--storage", default="mcap", choices=sorted(STORAGES))

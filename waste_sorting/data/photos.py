@@ -10,6 +10,8 @@ belt is 0.56 times as wide as it should be.
 
 from __future__ import annotations
 
+import argparse
+
 import cv2
 import numpy as np
 
@@ -27,3 +29,14 @@ def as_taken(image: np.ndarray, aspect: float = PHOTO_ASPECT) -> np.ndarray:
     size = (side, max(1, round(side / aspect))) if aspect >= 1 else (max(1, round(side * aspect)), side)
     shrinks = size[0] * size[1] < w * h
     return cv2.resize(image, size, interpolation=cv2.INTER_AREA if shrinks else cv2.INTER_LINEAR)
+
+
+def aspect_argument(text: str) -> float:
+    """argparse type for ``--photo-aspect``: a clear usage error, not a traceback, for a bad value."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not value >= 0:
+        raise argparse.ArgumentTypeError(f"must be 0 (as stored) or positive, got {text}")
+    return value
