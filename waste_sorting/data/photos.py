@@ -15,13 +15,24 @@ import argparse
 import cv2
 import numpy as np
 
+from waste_sorting.params import Param
+
 PHOTO_ASPECT = 4 / 3  # width / height of the scene in a labelled photo (TrashNet's); 0: as stored
+# Declared once: the simulator's node parameter, `sim --photo-aspect` and `classify --photo-aspect` check against it.
+ASPECT_PARAM = Param("photo_aspect", PHOTO_ASPECT, "true width / height of the photos (TrashNet's were shot 4:3 "
+                     "and are stored squeezed to 3:4); 0 = as stored", "", 0.0, 10.0)
+
+
+def _problem(aspect: float) -> str | None:
+    if ASPECT_PARAM.check(float(aspect)) is None:
+        return None
+    return f"photo aspect must be 0 (as stored) or positive, at most {ASPECT_PARAM.max:g}; got {aspect}"
 
 
 def as_taken(image: np.ndarray, aspect: float = PHOTO_ASPECT) -> np.ndarray:
     """The photo stretched to ``aspect`` (width / height), its longer side kept; ``aspect`` 0 keeps it."""
-    if aspect < 0:
-        raise ValueError(f"photo aspect must be 0 (as stored) or positive, got {aspect}")
+    if (why := _problem(aspect)) is not None:
+        raise ValueError(why)
     h, w = image.shape[:2]
     if aspect == 0 or abs(w / h - aspect) < 0.01 * aspect:
         return image
@@ -37,6 +48,6 @@ def aspect_argument(text: str) -> float:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not value >= 0:
-        raise argparse.ArgumentTypeError(f"must be 0 (as stored) or positive, got {text}")
+    if (why := _problem(value)) is not None:
+        raise argparse.ArgumentTypeError(why)
     return value

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from pathlib import Path
 from typing import Any
@@ -13,7 +14,7 @@ from std_msgs.msg import Header
 
 from waste_sorting import paths
 from waste_sorting.camera.sources import CaptureSource, FrameSource, ImageFolderSource, SimSource
-from waste_sorting.data.photos import PHOTO_ASPECT
+from waste_sorting.data.photos import ASPECT_PARAM
 from waste_sorting.params import Param
 from waste_sorting.ros import parameters
 from waste_sorting.ros.diagnostics import OK, WARN, Diagnostics
@@ -43,8 +44,7 @@ PARAMS = (
     Param("sim_metres_per_px", 0.0016, "simulated camera scale", "m/px", 1e-5, 0.1, read_only=True),
     Param("sim_touching_p", 0.0, "chance an item touches the previous one", "", 0.0, 1.0, read_only=True),
     Param("sim_seed", 0, "simulator seed", "", 0, 2**31 - 1, read_only=True),
-    Param("sim_photo_aspect", PHOTO_ASPECT, "true width / height of the simulator's photos (TrashNet's are "
-          "stored squeezed to 3:4; 0 = as stored)", "", 0.0, 10.0, read_only=True),
+    dataclasses.replace(ASPECT_PARAM, name="sim_photo_aspect", read_only=True),
     Param("publish_encoder", True, "sim only: publish belt/encoder (travel, speed)"),
 )
 
