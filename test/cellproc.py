@@ -1,4 +1,9 @@
-"""Helpers to run the cell's nodes as separate processes over real DDS, as `ros2 launch` does."""
+"""Helpers to run the cell's nodes as separate processes over real DDS.
+
+``start_nodes`` names each override on the command line (``-p node:name:=value``);
+``start_launched`` starts the processes with exactly the arguments
+``ros2 launch waste_sorting sorting_cell.launch.py`` gives them.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +14,7 @@ import sys
 from pathlib import Path
 
 NODES = ("camera_driver", "classifier", "tracker", "actuator")
+SIM_CAMERA = "source:=sim"  # the params file's camera is a real device
 
 
 def start_nodes(params_file: Path, overrides: dict[str, list[str]], log_dir: Path,
@@ -45,3 +51,37 @@ def stop_nodes(procs: list[subprocess.Popen], timeout: float = 10.0) -> None:
         except subprocess.TimeoutExpired:
             p.kill()
             p.wait()
+
+
+def launched_command(executable: str, action: dict) -> list[str]:
+    """What launch_ros runs for a recorded ``Node(...)``: the node's module, then its ROS arguments."""
+    from waste_sorting.launching import ros_arguments
+
+    params_file, override = action["parameters"]
+    return [sys.executable, "-m", f"waste_sorting.nodes.{executable}",
+            *ros_arguments(action["name"], action["namespace"], Path(params_file), Path(override))]
+
+
+def popen_logged(cmd: list[str], log_path: Path, extra_env: dict[str, str] | None = None) -> subprocess.Popen:
+    """A process in a session of its own (like a terminal's process group), output to ``log_path``."""
+    env = dict(os.environ, PYTHONUNBUFFERED="1", **(extra_env or {}))
+    log = open(log_path, "w")  # noqa: SIM115 - closed with the process
+    return subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+
+
+def ctrl_c(procs: list[subprocess.Popen], timeout: float = 15.0) -> list[int]:
+    """What Ctrl-C under ``ros2 launch`` does: SIGINT to each group, SIGINT again directly, then wait."""
+    for p in procs:
+        if p.poll() is None:
+            os.killpg(p.pid, signal.SIGINT)
+    for p in procs:
+        if p.poll() is None:
+            p.send_signal(signal.SIGINT)
+    codes = []
+    for p in procs:
+        try:
+            codes.append(p.wait(timeout=timeout))
+        except subprocess.TimeoutExpired:
+            p.kill()
+            codes.append(p.wait())
+    return codes

@@ -17,7 +17,7 @@ from waste_sorting.protocol.emulator import ControllerEmulator
 from waste_sorting.ros.messages import cloud_to_items
 from waste_sorting.scheduling.ejection import EjectorGeometry
 
-from cellproc import spin_for, start_nodes, stop_nodes
+from cellproc import SIM_CAMERA, spin_for, start_nodes, stop_nodes
 
 pytestmark = pytest.mark.slow
 
@@ -41,7 +41,7 @@ def test_four_nodes_sort_known_items_over_dds(repo, tmp_path):
     emulator = ControllerEmulator()
     port = emulator.start()
     overrides = {
-        "camera_driver": ["sim_seed:=11", "sim_items_per_second:=2.0"],
+        "camera_driver": [SIM_CAMERA, "sim_seed:=11", "sim_items_per_second:=2.0"],
         "tracker": ["bin_min_confidence:=[0.0, 0.0, 0.0, 0.0, 0.0]"],  # every classified item gets a pick
         "actuator": [f"port:={port}"],
     }

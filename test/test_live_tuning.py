@@ -17,7 +17,7 @@ from waste_sorting.itemlist import ItemStatus, MissReason
 from waste_sorting.protocol.emulator import EmulatorProcess
 from waste_sorting.ros.messages import cloud_to_items
 
-from cellproc import spin_for, start_nodes, stop_nodes
+from cellproc import SIM_CAMERA, spin_for, start_nodes, stop_nodes
 
 pytestmark = pytest.mark.slow
 
@@ -26,7 +26,8 @@ def test_parameter_change_takes_effect_on_the_next_item(repo, tmp_path):
     emulator = EmulatorProcess()
     port = emulator.start()
     procs = start_nodes(repo / "config" / "sorting_cell.yaml",
-                        {"tracker": ["bin_min_confidence:=[0.0, 0.0, 0.0, 0.0, 0.0]"], "actuator": [f"port:={port}"]},
+                        {"camera_driver": [SIM_CAMERA], "tracker": ["bin_min_confidence:=[0.0, 0.0, 0.0, 0.0, 0.0]"],
+                         "actuator": [f"port:={port}"]},
                         tmp_path)
     status = None
     rclpy.init()

@@ -13,13 +13,14 @@ from visualization_msgs.msg import Marker, MarkerArray
 
 from waste_sorting.ros.messages import image_to_bgr
 
-from cellproc import start_nodes, stop_nodes
+from cellproc import SIM_CAMERA, start_nodes, stop_nodes
 
 pytestmark = pytest.mark.slow
 
 
 def test_debug_image_and_markers(repo, tmp_path):
-    procs = start_nodes(repo / "config" / "sorting_cell.yaml", {"classifier": ["publish_debug_image:=true"]},
+    procs = start_nodes(repo / "config" / "sorting_cell.yaml",
+                        {"camera_driver": [SIM_CAMERA], "classifier": ["publish_debug_image:=true"]},
                         tmp_path, only=("camera_driver", "classifier", "tracker"))
     rclpy.init()
     node = rclpy.create_node("viewer")

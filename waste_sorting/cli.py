@@ -35,39 +35,6 @@ def _classify(args: argparse.Namespace) -> int:
     return classify.run(args)
 
 
-def _emulator(args: argparse.Namespace) -> int:
-    import time
-
-    from waste_sorting.protocol.emulator import ControllerEmulator
-
-    emu = ControllerEmulator(ejectors=args.ejectors, valves_per_ejector=args.valves, watchdog_s=args.watchdog)
-    port = emu.start()
-    print(f"controller emulator listening on {port}", flush=True)
-    if args.link:
-        import os
-
-        if os.path.lexists(args.link):
-            os.remove(args.link)
-        os.symlink(port, args.link)
-        print(f"linked {args.link} -> {port}", flush=True)
-    seen = 0
-    try:
-        while True:
-            time.sleep(0.2)
-            pulses = emu.pulses_snapshot()
-            for p in pulses[seen:]:
-                kind = f"valves {p.valve_first}-{p.valve_first + p.valve_count - 1}" if p.valve_count \
-                    else f"pick at ({p.x:.3f}, {p.y:.3f})"
-                print(f"{p.wall_time:.3f} item {p.item_id} ejector {p.ejector} {kind} {p.duration * 1e3:.0f} ms",
-                      flush=True)
-            seen = len(pulses)
-    except KeyboardInterrupt:
-        pass
-    finally:
-        emu.close()
-    return 0
-
-
 def _module_run(module: str) -> Callable[[argparse.Namespace], int]:
     def call(args: argparse.Namespace) -> int:
         import importlib
@@ -85,13 +52,6 @@ def _lazy_args(module: str) -> Callable[[argparse.ArgumentParser], None]:
         importlib.import_module(module).add_arguments(p)
 
     return add
-
-
-def _emulator_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--ejectors", type=int, default=8)
-    p.add_argument("--valves", type=int, default=32, help="valves per ejector bank")
-    p.add_argument("--watchdog", type=float, default=0.5, help="seconds without heartbeat before all valves close")
-    p.add_argument("--link", help="also create this symlink to the pty (e.g. /tmp/ttyWASTE)")
 
 
 COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None], Callable[[Any], int]]] = {
@@ -124,8 +84,8 @@ COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None], Callab
               _module_run("waste_sorting.bench")),
     "soak": ("long simulated run at a high item rate: memory, drops, accounting",
              _lazy_args("waste_sorting.soak"), _module_run("waste_sorting.soak")),
-    "controller-emulator": ("serve the valve-controller protocol on a pseudo-terminal", _emulator_args,
-                            _emulator),
+    "controller-emulator": ("serve the valve-controller protocol on a pseudo-terminal",
+                            _lazy_args("waste_sorting.protocol.serve"), _module_run("waste_sorting.protocol.serve")),
 }
 
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from waste_sorting.simulation.belt_texture import belt_texture
+from waste_sorting.model.backgrounds import BACKGROUND_SETS, random_background, white_balance
 
 
 @dataclass(frozen=True)
@@ -29,6 +29,10 @@ class AugmentConfig:
     # with this chance the view is rendered at a fraction of its size and scaled back up.
     low_res_p: float = 0.5
     low_res_range: tuple[float, float] = (0.4, 1.0)
+    # What cut-out items are pasted on (model.backgrounds.BACKGROUND_SETS) and the spread of a random
+    # white balance over the whole view: both independent of the class, so neither can predict it.
+    backgrounds: str = "belt"
+    white_balance: float = 0.0
 
 
 # How the cell sees an item: cut out, rotated and framed on the belt, no photometric jitter.
@@ -100,7 +104,7 @@ def augment(img: np.ndarray, mask: np.ndarray, size: int, rng: np.random.Generat
                                 borderMode=cv2.BORDER_CONSTANT)
         alpha = cv2.warpAffine(mask, m, (size, size), flags=cv2.INTER_LINEAR)
         alpha = (cv2.GaussianBlur(alpha, (3, 3), 0).astype(np.float32) / 255.0)[..., None]
-        belt = belt_texture(size, size, rng, base=rng.uniform(35, 95))
+        belt = random_background(size, size, rng, BACKGROUND_SETS[cfg.backgrounds])
         out = (warped * alpha + belt * (1 - alpha)).astype(np.uint8)
     else:
         out = cv2.warpAffine(img, m, (size, size), flags=cv2.INTER_LINEAR,
@@ -109,4 +113,5 @@ def augment(img: np.ndarray, mask: np.ndarray, size: int, rng: np.random.Generat
         small = max(8, round(size * rng.uniform(*cfg.low_res_range)))
         out = cv2.resize(cv2.resize(out, (small, small), interpolation=cv2.INTER_AREA), (size, size),
                          interpolation=cv2.INTER_LINEAR)
+    out = white_balance(out, rng, cfg.white_balance)
     return photometric(out, rng, cfg.photometric, cfg.hue_deg, cfg.blur_p)

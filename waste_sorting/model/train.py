@@ -30,6 +30,7 @@ from waste_sorting.data.folders import (
 )
 from waste_sorting.inference.preprocess import IMAGENET_MEAN, IMAGENET_STD
 from waste_sorting.model.augment import BELT_HOLDOUT_VIEW, AugmentConfig
+from waste_sorting.model.backgrounds import BACKGROUND_SETS
 from waste_sorting.model.dataset import AugmentedViews, preload
 from waste_sorting.model.metrics import classification_report, save_confusion_png, save_curves_png
 from waste_sorting.model.registry import TEACHER_ARCHS, build_network, embed_and_logits, embedding_dim
@@ -49,6 +50,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="progressive resizing, 'SIZE:FROM_EPOCH,...' e.g. '96:0,128:60'; the last size is the "
                         "model's input size")
     p.add_argument("--init-from", type=Path, help="start from this checkpoint's weights (fresh optimiser)")
+    p.add_argument("--init-onnx", type=Path,
+                   help="start from the attention-ResNet in this ONNX file (e.g. models/waste_cbam18.onnx): "
+                        "no run folder needed")
+    p.add_argument("--bf16", action=argparse.BooleanOptionalAction, default=False,
+                   help="bfloat16 autocast for the trained network's passes (AVX512-BF16 CPUs)")
+    p.add_argument("--backgrounds", default="belt", choices=tuple(BACKGROUND_SETS),
+                   help="what cut-out items are pasted on: the belt only, or varied boards, gradients and clutter")
+    p.add_argument("--white-balance", type=float, default=0.0,
+                   help="spread of a random per-channel gain over each view (0 disables)")
     p.add_argument("--epochs", type=int, default=60)
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--optimizer", default="adamw", choices=("adamw", "sgd"))
@@ -169,6 +179,22 @@ def write_report(out: Path, classes: list[str], probs: np.ndarray, labels: np.nd
     return report
 
 
+def init_from_onnx(path: Path, classes: list[str], arch: dict[str, Any], views: AugmentedViews, size: int
+                   ) -> nn.Module:
+    """The network of a shipped ONNX file, its batch norms measured on 256 training views."""
+    from waste_sorting.model.from_onnx import network_from_onnx
+
+    count = min(256, len(views))
+    batch = torch.stack([views[i][0] for i in range(count)])
+    if batch.shape[-1] != size:
+        batch = F.interpolate(batch, size=(size, size), mode="bilinear", antialias=True, align_corners=False)
+    net, meta = network_from_onnx(path, calibration=batch)
+    if meta.classes != classes or meta.architecture != arch:
+        raise SystemExit(f"{path} has classes {meta.classes} and architecture {meta.architecture}; "
+                         f"this run has {classes} and {arch}")
+    return net
+
+
 def weights_only(ckpt: dict[str, Any]) -> dict[str, Any]:
     """A checkpoint without the optimiser's state: enough to export, average or initialise from."""
     return {k: v for k, v in ckpt.items() if k not in ("optimizer", "scheduler", "projector")}
@@ -216,10 +242,14 @@ def _train(args: argparse.Namespace) -> dict[str, Any]:
     args.size = schedule[-1][1]  # the model's input size
     view_size = max(args.size, args.teacher_size) if teacher is not None else args.size
     mean, std = IMAGENET_MEAN, IMAGENET_STD
-    train_set = AugmentedViews(train_data, view_size, AugmentConfig(belt_p=args.belt_p), args.seed, mean, std)
+    augment_cfg = AugmentConfig(belt_p=args.belt_p, backgrounds=args.backgrounds, white_balance=args.white_balance)
+    train_set = AugmentedViews(train_data, view_size, augment_cfg, args.seed, mean, std)
     if args.init_from:
         net.load_state_dict(network_from_checkpoint(load_checkpoint(args.init_from)).state_dict())
         print(f"initialised from {args.init_from}", flush=True)
+    elif args.init_onnx:
+        net.load_state_dict(init_from_onnx(args.init_onnx, classes, arch, train_set, args.size).state_dict())
+        print(f"initialised from {args.init_onnx}", flush=True)
     train_loader = torch.utils.data.DataLoader(train_set, batch_size=args.batch_size, shuffle=True,
                                                drop_last=len(train_set) > args.batch_size)
     hold_loader, hold_belt_loader = holdout_loaders(hold_data, args.size, mean, std)
@@ -279,7 +309,9 @@ def _train(args: argparse.Namespace) -> dict[str, Any]:
                 targets = lam * targets + (1 - lam) * targets[perm]
             xs = x if view_size == size else F.interpolate(
                 x, size=(size, size), mode="bilinear", antialias=True, align_corners=False)
-            emb, logits = embed_and_logits(net, xs)
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=args.bf16):
+                emb, logits = embed_and_logits(net, xs)
+            emb, logits = emb.float(), logits.float()
             smooth = targets * (1 - args.label_smoothing) + args.label_smoothing / len(classes)
             hard = -(smooth * F.log_softmax(logits, 1) * class_weights).sum(1).mean()
             loss = hard
@@ -295,7 +327,9 @@ def _train(args: argparse.Namespace) -> dict[str, Any]:
                               reduction="batchmean", log_target=True) * temp * temp
                 loss = args.kd_alpha * hard + (1 - args.kd_alpha) * kd
                 if projector is not None:
-                    loss = loss + args.feature_kd * feature_distance(projector(emb), t_emb)
+                    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=args.bf16):
+                        projected = projector(emb)
+                    loss = loss + args.feature_kd * feature_distance(projected.float(), t_emb)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()

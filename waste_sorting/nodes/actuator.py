@@ -181,9 +181,14 @@ class Actuator(Node):
         self.diag.publish(level, message, values)
 
     def destroy_node(self) -> None:
+        """Disarm the controller (every valve closed, queued pulses dropped) before the link goes."""
+        self.link.want_armed = False
+        if self.link.connected:
+            done = threading.Event()
+            self.link.send(MsgType.STOP, on_result=lambda _result: done.set())
+            done.wait(self.values["ack_timeout"] * (self.values["retries"] + 1) + 0.1)
         self.link.close()
         super().destroy_node()
-
 
 
 def main(args: list[str] | None = None) -> None:

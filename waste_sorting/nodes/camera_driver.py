@@ -25,7 +25,7 @@ from waste_sorting.simulation.speed import SpeedProfile
 TRUTH_X_MAX = 6.0  # ground truth is published for items up to this far down the belt (m)
 
 PARAMS = (
-    Param("source", "sim", "frame source", choices=("sim", "video", "images", "device"), read_only=True),
+    Param("source", "device", "frame source", choices=("device", "video", "images", "sim"), read_only=True),
     Param("fps", 30.0, "frame rate", "Hz", 1.0, 240.0, read_only=True),
     Param("frame_id", "camera", "frame_id of published images"),
     Param("width", 640, "frame width (sim; others are resized to it when > 0)", "px", 0, 8192, read_only=True),

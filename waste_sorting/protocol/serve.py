@@ -1,0 +1,87 @@
+"""`waste-sorting controller-emulator`: serve the valve-controller protocol on a pseudo-terminal.
+
+Prints every pulse as it is fired. With ``--link`` a symlink names the pty
+for the actuator; it is removed on exit, whichever way the emulator stops
+(Ctrl-C, SIGTERM from ``ros2 launch``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+from pathlib import Path
+
+from waste_sorting.errors import UsageError
+from waste_sorting.protocol.emulator import ControllerEmulator, Pulse
+from waste_sorting.signals import StopRequested, ignore_stop_signals, install_stop_handlers
+
+
+def describe(p: Pulse) -> str:
+    kind = (f"valves {p.valve_first}-{p.valve_first + p.valve_count - 1}" if p.valve_count
+            else f"pick at ({p.x:.3f}, {p.y:.3f})")
+    return f"{p.wall_time:.3f} item {p.item_id} ejector {p.ejector} {kind} {p.duration * 1e3:.0f} ms"
+
+
+STOP_GRACE_S = 1.0
+
+
+class _PulsePrinter:
+    """Prints each new pulse and each change of the armed state."""
+
+    def __init__(self, emu: ControllerEmulator) -> None:
+        self.emu, self.seen, self.armed = emu, 0, emu.core.armed
+
+    def poll(self) -> None:
+        pulses = self.emu.pulses_snapshot()
+        for p in pulses[self.seen:]:
+            print(describe(p), flush=True)
+        self.seen = len(pulses)
+        if self.emu.core.armed != self.armed:
+            self.armed = self.emu.core.armed
+            print("armed" if self.armed else "disarmed: every valve closed, pending pulses dropped", flush=True)
+
+
+def serve(ejectors: int, valves: int, watchdog_s: float, link: Path | None) -> None:
+    """Serve until SIGINT or SIGTERM; the link, if any, exists exactly while the emulator does."""
+    if link is not None and link.exists() and not link.is_symlink():
+        raise UsageError(f"--link {link}: a file that is not a link is there; name another path")
+    install_stop_handlers()
+    emu = ControllerEmulator(ejectors=ejectors, valves_per_ejector=valves, watchdog_s=watchdog_s)
+    port = emu.start()
+    print(f"controller emulator listening on {port}", flush=True)
+    try:
+        if link is not None:
+            tmp = link.with_name(f".{link.name}.{os.getpid()}")
+            os.symlink(port, tmp)
+            os.replace(tmp, link)  # atomic: an actuator never opens a half-made link
+            print(f"linked {link} -> {port}", flush=True)
+        printer = _PulsePrinter(emu)
+        try:
+            while True:
+                time.sleep(0.05)
+                printer.poll()
+        except (KeyboardInterrupt, StopRequested):
+            # Ctrl-C reaches the cell's every process at once: answer the actuator's last STOP (every
+            # valve closed) before going, as a real controller, which outlives its host, would.
+            end = time.monotonic() + STOP_GRACE_S
+            while time.monotonic() < end:
+                time.sleep(0.05)
+                printer.poll()
+    finally:
+        ignore_stop_signals()
+        if link is not None and link.is_symlink() and os.readlink(link) == port:
+            link.unlink()
+        emu.close()
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--ejectors", type=int, default=8)
+    p.add_argument("--valves", type=int, default=32, help="valves per ejector bank")
+    p.add_argument("--watchdog", type=float, default=0.5, help="seconds without heartbeat before all valves close")
+    p.add_argument("--link", type=Path, help="also create this symlink to the pty (removed on exit)")
+
+
+def run(args: argparse.Namespace) -> int:
+    serve(args.ejectors, args.valves, args.watchdog, args.link)
+    return 0
