@@ -24,8 +24,11 @@ test: $(STAMP)
 	$(PY) -m ruff check waste_sorting test launch setup.py
 	$(PY) -m pytest -q test
 
+# A ROS domain of its own (unless ROS_DOMAIN_ID is set), so two demos on one host never mix.
 demo: $(STAMP)
-	$(PY) -m waste_sorting.cli run --sim --duration 60 --belt-speed 2.0
+	@domain=$${ROS_DOMAIN_ID:-$$(( 101 + $$$$ % 100 ))}; \
+	echo "demo cell on ROS_DOMAIN_ID=$$domain; watch it from another shell with: ROS_DOMAIN_ID=$$domain $(PY) -m waste_sorting.cli status"; \
+	ROS_DOMAIN_ID=$$domain $(PY) -m waste_sorting.cli run --sim --duration 60 --belt-speed 2.0
 
 soak: $(STAMP)
 	$(PY) -m waste_sorting.cli soak --duration 180 --items-per-second 5

@@ -35,57 +35,68 @@ def _classify(args: argparse.Namespace) -> int:
     return classify.run(args)
 
 
-def _module_run(module: str) -> Callable[[argparse.Namespace], int]:
+def _lazy_call(module: str, function: str = "run") -> Callable[[argparse.Namespace], int]:
     def call(args: argparse.Namespace) -> int:
         import importlib
 
-        result = importlib.import_module(module).run(args)
+        result = getattr(importlib.import_module(module), function)(args)
         return result if isinstance(result, int) else 0
 
     return call
 
 
-def _lazy_args(module: str) -> Callable[[argparse.ArgumentParser], None]:
+def _lazy(module: str, function: str = "add_arguments") -> Callable[[argparse.ArgumentParser], None]:
     def add(p: argparse.ArgumentParser) -> None:
         import importlib
 
-        importlib.import_module(module).add_arguments(p)
+        getattr(importlib.import_module(module), function)(p)
 
     return add
 
 
+
+
 COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None], Callable[[Any], int]]] = {
-    "run": ("run the whole cell in one process (simulated by default)", _lazy_args("waste_sorting.runner"),
+    "run": ("run the whole cell in one process (simulated by default)", _lazy("waste_sorting.runner"),
             _run_cell),
-    "train": ("train or distil the classifier on a labelled image folder", _lazy_args("waste_sorting.model.train"),
+    "train": ("train or distil the classifier on a labelled image folder", _lazy("waste_sorting.model.train"),
               _train),
     "average": ("average a run's last epoch checkpoints (batch norm re-measured), report and export",
-                _lazy_args("waste_sorting.model.averaging"), _module_run("waste_sorting.model.averaging")),
-    "export": ("export a training checkpoint to ONNX + sidecar JSON", _lazy_args("waste_sorting.model.export"),
+                _lazy("waste_sorting.model.averaging"), _lazy_call("waste_sorting.model.averaging")),
+    "export": ("export a training checkpoint to ONNX + sidecar JSON", _lazy("waste_sorting.model.export"),
                _export),
-    "classify": ("classify image files or folders", _lazy_args("waste_sorting.classify"), _classify),
+    "classify": ("classify image files or folders", _lazy("waste_sorting.classify"), _classify),
     "sim": ("render a simulated belt run to a rosbag2 bag with ground truth",
-            _lazy_args("waste_sorting.bags.simbag"), _module_run("waste_sorting.bags.simbag")),
+            _lazy("waste_sorting.bags.simbag"), _lazy_call("waste_sorting.bags.simbag")),
     "evaluate": ("run the cell over a bag in simulated time and score it",
-                 _lazy_args("waste_sorting.evaluation.offline"), _module_run("waste_sorting.evaluation.offline")),
+                 _lazy("waste_sorting.evaluation.offline"), _lazy_call("waste_sorting.evaluation.offline")),
     "replay": ("publish a bag with its timing and /clock (like ros2 bag play --clock)",
-               _lazy_args("waste_sorting.bags.replay"), _module_run("waste_sorting.bags.replay")),
-    "record": ("record live topics to a rosbag2 bag", _lazy_args("waste_sorting.bags.record"),
-               _module_run("waste_sorting.bags.record")),
+               _lazy("waste_sorting.bags.replay"), _lazy_call("waste_sorting.bags.replay")),
+    "record": ("record live topics to a rosbag2 bag", _lazy("waste_sorting.bags.record"),
+               _lazy_call("waste_sorting.bags.record")),
     "calibrate": ("calibration helpers: homography, ejector latency and position",
-                  _lazy_args("waste_sorting.calibration.cli"), _module_run("waste_sorting.calibration.cli")),
-    "status": ("live terminal view of the running cell", _lazy_args("waste_sorting.status"),
-               _module_run("waste_sorting.status")),
+                  _lazy("waste_sorting.calibration.cli"), _lazy_call("waste_sorting.calibration.cli")),
+    "status": ("live terminal view of the running cell", _lazy("waste_sorting.status"),
+               _lazy_call("waste_sorting.status")),
     "quantize": ("INT8 (QDQ, calibrated) or FP16 variant of an ONNX model, with its accuracy",
-                 _lazy_args("waste_sorting.inference.quantize"), _module_run("waste_sorting.inference.quantize")),
-    "engine": ("build or find the cached TensorRT engine for a model", _lazy_args("waste_sorting.inference.engine_cli"),
-               _module_run("waste_sorting.inference.engine_cli")),
-    "bench": ("classifier and hot-path speed per backend, with ratios", _lazy_args("waste_sorting.bench"),
-              _module_run("waste_sorting.bench")),
+                 _lazy("waste_sorting.inference.quantize"), _lazy_call("waste_sorting.inference.quantize")),
+    "engine": ("build or find the cached TensorRT engine for a model", _lazy("waste_sorting.inference.engine_cli"),
+               _lazy_call("waste_sorting.inference.engine_cli")),
+    "bench": ("classifier and hot-path speed per backend, with ratios", _lazy("waste_sorting.bench"),
+              _lazy_call("waste_sorting.bench")),
     "soak": ("long simulated run at a high item rate: memory, drops, accounting",
-             _lazy_args("waste_sorting.soak"), _module_run("waste_sorting.soak")),
+             _lazy("waste_sorting.soak"), _lazy_call("waste_sorting.soak")),
+    "param": ("list, get, set or describe a running node's parameters (like ros2 param)",
+              _lazy("waste_sorting.ros.param_client", "add_param_arguments"),
+              _lazy_call("waste_sorting.ros.param_client", "run_param")),
+    "enable": ("re-arm firing (the actuator's software stop off)",
+               _lazy("waste_sorting.ros.param_client", "add_enable_arguments"),
+               _lazy_call("waste_sorting.ros.param_client", "run_enable")),
+    "disable": ("software stop: the controller disarms and refuses picks (the e-stop stays hard-wired)",
+                _lazy("waste_sorting.ros.param_client", "add_enable_arguments"),
+                _lazy_call("waste_sorting.ros.param_client", "run_enable")),
     "controller-emulator": ("serve the valve-controller protocol on a pseudo-terminal",
-                            _lazy_args("waste_sorting.protocol.serve"), _module_run("waste_sorting.protocol.serve")),
+                            _lazy("waste_sorting.protocol.serve"), _lazy_call("waste_sorting.protocol.serve")),
 }
 
 
@@ -102,13 +113,26 @@ def build_parser(argv: list[str]) -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run a sub-command; a project error is one line on stderr (exit 2 usage, 1 run time), no traceback."""
+    import os
+
+    from waste_sorting.errors import UsageError, WasteSortingError
+
     argv = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in argv or os.environ.get("WASTE_SORTING_DEBUG", "") not in ("", "0")
+    argv = [a for a in argv if a != "--debug"]
     parser = build_parser(argv)
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
-    return int(args.func(args) or 0)
+    try:
+        return int(args.func(args) or 0)
+    except WasteSortingError as exc:
+        if debug:
+            raise
+        print(f"waste-sorting {args.command}: error: {exc}", file=sys.stderr)
+        return 2 if isinstance(exc, UsageError) else 1
 
 
 if __name__ == "__main__":

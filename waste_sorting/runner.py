@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from waste_sorting import paths
+from waste_sorting.errors import WasteSortingError
 from waste_sorting.evaluation.report import SimRunReport, build_sim_report, print_sim_report
 
 
@@ -36,6 +38,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, help="simulator seed")
     p.add_argument("--json", type=Path, help="write the report as JSON here")
     p.add_argument("--quiet", action="store_true", help="less node logging")
+    p.add_argument("--namespace", default="", help="ROS namespace of the cell's nodes and topics (two cells, one host)")
     p.add_argument("--executor", choices=("per-node", "shared"), default="per-node",
                    help="a single-threaded executor per node (default), or one multi-threaded executor for all "
                         "four (the earlier arrangement, to measure against)")
@@ -90,10 +93,11 @@ def run(args: argparse.Namespace) -> SimRunReport | None:
     nodes: list[Any] = []
     try:
         o = _overrides(args, port)
-        camera = CameraDriver(context=context, parameter_overrides=o["camera_driver"])
-        classifier = Classifier(context=context, parameter_overrides=o["classifier"])
-        tracker = Tracker(context=context, parameter_overrides=o["tracker"])
-        actuator = Actuator(context=context, parameter_overrides=o["actuator"])
+        ns = args.namespace.strip("/")
+        camera = CameraDriver(context=context, namespace=ns, parameter_overrides=o["camera_driver"])
+        classifier = Classifier(context=context, namespace=ns, parameter_overrides=o["classifier"])
+        tracker = Tracker(context=context, namespace=ns, parameter_overrides=o["tracker"])
+        actuator = Actuator(context=context, namespace=ns, parameter_overrides=o["actuator"])
         nodes = [camera, classifier, tracker, actuator]
         cell = NodeThreads(nodes, context, shared=args.executor == "shared")
         if not actuator.link.wait_ready(5.0):
@@ -123,6 +127,11 @@ def run(args: argparse.Namespace) -> SimRunReport | None:
         if not args.sim:
             return None
         assert emulator is not None and camera.sim is not None and camera.t0 is not None
+        if classifier.frames > camera.published:
+            raise WasteSortingError(
+                f"not scored: the classifier took {classifier.frames} frames from a camera that sent "
+                f"{camera.published}, so another cell on ROS_DOMAIN_ID {os.environ.get('ROS_DOMAIN_ID', '0')} fed "
+                "this one; run each cell with its own ROS_DOMAIN_ID or --namespace")
         pulses = emulator.stop()
         report = build_sim_report(
             sim=camera.sim, t0_wall=camera.t0, wall_start=wall_start, camera_end=camera_end,

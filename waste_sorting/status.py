@@ -9,6 +9,7 @@ picks per bin and misses by reason.
 from __future__ import annotations
 
 import argparse
+import os
 import time
 from collections import Counter
 from typing import Any
@@ -21,13 +22,18 @@ LEVELS = {0: "OK", 1: "WARN", 2: "ERROR", 3: "STALE"}
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--once", type=float, default=0.0, help="listen this many seconds, print once, exit")
     p.add_argument("--namespace", default="", help="the cell's namespace, if any")
+    p.add_argument("--stale-after", type=float, default=2.0,
+                   help="seconds without a node's diagnostics before it shows STALE")
 
 
 class CellStatus:
     """What the view shows, updated from messages (kept ROS-free for the rendering)."""
 
-    def __init__(self) -> None:
+    def __init__(self, namespace: str = "", stale_after: float = 2.0) -> None:
+        self.namespace = "/" + namespace.strip("/") if namespace.strip("/") else ""
+        self.stale_after = stale_after
         self.diagnostics: dict[str, tuple[int, str, dict[str, str]]] = {}
+        self.heard: dict[str, float] = {}  # node -> monotonic time of its last diagnostics
         self.speed_measured: float | None = None
         self.fired: Counter = Counter()
         self.decided: Counter = Counter()
@@ -41,8 +47,12 @@ class CellStatus:
         configured = tracker.get("speed_configured", "?")
         measured = f"{self.speed_measured:.3f}" if self.speed_measured is not None else "?"
         lines.append(f"belt speed: configured {configured} m/s, measured {measured} m/s")
+        now = time.monotonic()
         for node in ("camera_driver", "classifier", "tracker", "actuator"):
             level, message, values = self.diagnostics.get(node, (3, "no data", {}))
+            age = now - self.heard[node] if node in self.heard else None
+            if age is not None and age > self.stale_after:
+                level, message = 3, f"not heard for {age:.0f} s (last: {message})"
             detail = ", ".join(f"{k} {v}" for k, v in list(values.items())[:8])
             lines.append(f"  {node:14s} {LEVELS.get(level, level):5s} {message}")
             if detail:
@@ -53,11 +63,19 @@ class CellStatus:
         lines.append("outcomes: " + (", ".join(f"{k} {v}" for k, v in sorted(self.fired.items())) or "none yet"))
         lines.append("tracker decisions: " + (", ".join(f"{k} {v}" for k, v in sorted(self.decided.items()))
                                               or "none yet"))
+        if not self.heard and now - self.started > self.stale_after:
+            where = f"namespace {self.namespace}" if self.namespace else "no namespace"
+            lines += ["", f"nothing heard from a cell in ROS_DOMAIN_ID {os.environ.get('ROS_DOMAIN_ID', '0')} "
+                      f"with {where}: is the cell running, with the same ROS_DOMAIN_ID and --namespace?"]
         return "\n".join(lines)
 
     def on_diagnostics(self, msg: Any) -> None:
         for st in msg.status:
-            node = st.name.split(":")[-1].strip()
+            path = st.name.split(":")[-1].strip()
+            ns, _, node = path.rpartition("/")
+            if not st.name.startswith("waste_sorting") or ns != self.namespace:
+                continue  # another cell's, or another program's
+            self.heard[node] = time.monotonic()
             level = st.level if isinstance(st.level, int) else int.from_bytes(st.level, "little")
             self.diagnostics[node] = (level, st.message, {kv.key: kv.value for kv in st.values})
 
@@ -77,10 +95,10 @@ def run(args: argparse.Namespace) -> int:
 
     from waste_sorting.ros.messages import cloud_to_items
 
-    ns = args.namespace.rstrip("/")
+    ns = ("/" + args.namespace.strip("/")) if args.namespace.strip("/") else ""
     rclpy.init()
     node = rclpy.create_node("cell_status")
-    view = CellStatus()
+    view = CellStatus(args.namespace, args.stale_after)
     node.create_subscription(DiagnosticArray, "/diagnostics", view.on_diagnostics, 50)
     node.create_subscription(TwistStamped, f"{ns}/belt/speed_estimate",
                              lambda m: setattr(view, "speed_measured", m.twist.linear.x), 10)

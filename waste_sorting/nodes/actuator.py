@@ -28,6 +28,7 @@ from waste_sorting.protocol.frames import MsgType, NakReason
 from waste_sorting.protocol.link import CommandResult, ControllerLink, LinkConfig, Outcome
 from waste_sorting.ros import parameters
 from waste_sorting.ros.diagnostics import ERROR, OK, WARN, Diagnostics
+from waste_sorting.ros.graph import warn_on_foreign_publishers
 from waste_sorting.ros.messages import cloud_to_items, items_to_cloud, to_stamp
 from waste_sorting.scheduling.amendments import Amend, PulseBook
 from waste_sorting.scheduling.commands import command_for
@@ -60,6 +61,7 @@ class Actuator(Node):
             log=self.get_logger().info)
         self.link.want_armed = self.values["enabled"]
         self.sub = self.create_subscription(PointCloud2, "picks/requested", self._on_picks, 50)
+        warn_on_foreign_publishers(self, "picks/requested")
         self.fired_pub = self.create_publisher(PointCloud2, "picks/fired", 50)
         self.srv = self.create_service(SetBool, "~/enable", self._on_enable)
         self.diag = Diagnostics(self, hardware_id=self.values["port"])

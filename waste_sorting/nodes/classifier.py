@@ -18,6 +18,7 @@ from waste_sorting.inference.classifier import ImageClassifier
 from waste_sorting.params import CLASSES, Param
 from waste_sorting.ros import parameters
 from waste_sorting.ros.diagnostics import OK, WARN, Diagnostics
+from waste_sorting.ros.graph import warn_on_foreign_publishers
 from waste_sorting.ros.messages import bgr_to_image, cloud_to_items, image_to_bgr, items_to_cloud, to_sec
 from waste_sorting.vision.homography import Homography
 from waste_sorting.vision.item_detector import DetectorConfig, FrameResult, ItemDetector
@@ -81,6 +82,7 @@ class Classifier(Node):
                                 reliability=QoSReliabilityPolicy.RELIABLE if self.values["image_reliable"]
                                 else QoSReliabilityPolicy.BEST_EFFORT)
         self.sub = self.create_subscription(Image, "camera/image_raw", self._on_image, frames_qos)
+        warn_on_foreign_publishers(self, "camera/image_raw")
         self.pub = self.create_publisher(PointCloud2, "items/detected", 10)
         self.debug_pub = self.create_publisher(Image, "classifier/debug_image", 1)
         self.tracked = itemlist.empty(0)  # latest items/tracked, to label the debug image with track ids

@@ -17,6 +17,7 @@ from waste_sorting.nodes.common import HISTORY, ejector_geometry
 from waste_sorting.params import CLASSES, EJECTOR_PARAMS, Param
 from waste_sorting.ros import parameters
 from waste_sorting.ros.diagnostics import OK, WARN, Diagnostics
+from waste_sorting.ros.graph import warn_on_foreign_publishers
 from waste_sorting.ros.markers import cell_markers
 from waste_sorting.ros.messages import cloud_to_items, items_to_cloud, to_sec, to_stamp
 from waste_sorting.tracking.odometry import BeltOdometry
@@ -82,6 +83,7 @@ class Tracker(Node):
         self.core = ConveyorTracker(cfg, bins, geom, self.odometry)
         parameters.watch(self, PARAMS, self.values, self._apply)
         self.sub = self.create_subscription(PointCloud2, "items/detected", self._on_items, 10)
+        warn_on_foreign_publishers(self, "items/detected")
         self.encoder_sub = self.create_subscription(JointState, "belt/encoder", self._on_encoder, 50)
         self.tracked_pub = self.create_publisher(PointCloud2, "items/tracked", 10)
         self.picks_pub = self.create_publisher(PointCloud2, "picks/requested", 50)

@@ -17,7 +17,7 @@ class Diagnostics:
         self.pub = node.create_publisher(DiagnosticArray, "/diagnostics", 10)
 
     def publish(self, level: bytes, message: str, values: dict[str, Any]) -> None:
-        status = DiagnosticStatus(level=level, name=f"waste_sorting: {self.node.get_name()}",
+        status = DiagnosticStatus(level=level, name=f"waste_sorting: {self.node.get_fully_qualified_name()}",
                                   message=message, hardware_id=self.hardware_id)
         status.values = [KeyValue(key=str(k), value=_fmt(v)) for k, v in values.items()]
         msg = DiagnosticArray()
