@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 import rclpy
-from launchshim import launch_actions
 from rclpy.node import Node
 from sensor_msgs.msg import PointCloud2
 
@@ -19,6 +18,7 @@ from waste_sorting.launching import CellLaunch, parse_bool
 from waste_sorting.ros.messages import cloud_to_items
 
 from cellproc import ctrl_c, launched_command, popen_logged
+from launchshim import launch_actions
 
 
 def _actions(repo: Path, **arguments: str) -> list:
@@ -82,15 +82,15 @@ def test_serial_port_override_reaches_the_actuator_whatever_the_params_file_hold
     actions = [a for a in _actions(repo, params_file=str(_user_params(repo, tmp_path, key)), serial_port=port)
                if a.kwargs.get("name") in ("actuator", "camera_driver")]
     procs = _start(actions, tmp_path)
-    log = tmp_path / "actuator.log"
-    deadline = time.time() + 30
-    while time.time() < deadline and port not in log.read_text():
+    log, camera_log = tmp_path / "actuator.log", tmp_path / "camera_driver.log"
+    deadline = time.time() + 60
+    while time.time() < deadline and (port not in log.read_text() or "started as" not in camera_log.read_text()):
         time.sleep(0.1)
     codes = ctrl_c(list(procs.values()))
     text = log.read_text()
     assert port in text, f"the actuator never tried {port}:\n{text}"
     assert "/dev/ttyUSB0" not in text
-    camera = (tmp_path / "camera_driver.log").read_text()
+    camera = camera_log.read_text()
     assert "camera source 'device'" in camera and "'sim'" not in camera, camera
     assert codes == [0, 0], f"exit codes {codes}"
     assert "Traceback" not in text + camera

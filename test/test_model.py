@@ -244,3 +244,49 @@ def test_average_command_on_a_runs_last_epochs(demo_images, tmp_path):
     torch.testing.assert_close(avg[name], (s2[name] + s3[name]) / 2)
     with pytest.raises(SystemExit, match="not the data"):
         main(["average", "--data", str(tmp_path), "--out", str(tmp_path / "x"), str(run / kept[0])])
+
+
+def test_a_shipped_onnx_file_becomes_the_trainable_network_it_was(tiny_run):
+    """Batch norms folded by the exporter come back exact in eval mode and near in training mode."""
+    import onnxruntime as ort
+
+    from waste_sorting.model.from_onnx import network_from_onnx
+
+    rng = np.random.default_rng(1)
+    calib = torch.from_numpy(rng.normal(size=(32, 3, 64, 64)).astype(np.float32))
+    net, meta = network_from_onnx(tiny_run / "model.onnx", calibration=calib)
+    assert meta.architecture["depth"] == 10 and meta.classes[0] == "cardboard"
+    x = rng.normal(size=(4, 3, 64, 64)).astype(np.float32)
+    with torch.no_grad():
+        got = net.eval()(torch.from_numpy(x)).numpy()
+    sess = ort.InferenceSession(str(tiny_run / "model.onnx"), providers=["CPUExecutionProvider"])
+    ref = sess.run(None, {"input": x})[0]
+    np.testing.assert_allclose(got, ref, rtol=1e-4, atol=1e-4)
+    # Training mode normalises by the batch: with statistics measured on the same data it gives the
+    # same function (dropout, the other thing training mode changes, held off for the comparison).
+    net.train()
+    net.dropout.eval()
+    with torch.no_grad():
+        batch_stats = net(calib).numpy()
+    net.eval()
+    with torch.no_grad():
+        running = net(calib).numpy()
+    np.testing.assert_allclose(batch_stats, running, rtol=1e-2, atol=1e-2)
+    # The convolutions are back at unit-variance output, the scale training leaves them at.
+    conv = net.stages[0][0].conv1
+    with torch.no_grad():
+        out = conv(net.stem(calib))
+    np.testing.assert_allclose(out.var(dim=(0, 2, 3)).numpy(), 1.0, rtol=0.05)
+
+
+def test_train_starts_from_an_onnx_file_with_bf16_and_varied_backgrounds(tiny_run, demo_images, tmp_path, capsys):
+    from waste_sorting.cli import main
+
+    code = main(["train", "--data", str(demo_images), "--out", str(tmp_path / "ft"), "--size", "64",
+                 "--epochs", "1", "--depth", "10", "--width", "16", "--batch-size", "8", "--holdout", "0.25",
+                 "--quiet", "--no-export", "--threads", "2", "--init-onnx", str(tiny_run / "model.onnx"),
+                 "--bf16", "--backgrounds", "varied", "--white-balance", "0.15"])
+    assert code == 0
+    assert f"initialised from {tiny_run / 'model.onnx'}" in capsys.readouterr().out
+    ckpt = torch.load(tmp_path / "ft" / "checkpoint.pt", weights_only=False)
+    assert np.isfinite(ckpt["history"][-1]["train_loss"])

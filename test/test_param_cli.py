@@ -8,12 +8,12 @@ import time
 from types import SimpleNamespace
 
 import pytest
-from launchshim import launch_actions
 
 from waste_sorting.protocol.emulator import ControllerEmulator
 from waste_sorting.status import CellStatus
 
 from cellproc import ctrl_c, launched_command, popen_logged
+from launchshim import launch_actions
 
 NS = "param_cli_test"
 

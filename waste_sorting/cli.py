@@ -63,6 +63,11 @@ COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None], Callab
               _train),
     "average": ("average a run's last epoch checkpoints (batch norm re-measured), report and export",
                 _lazy("waste_sorting.model.averaging"), _lazy_call("waste_sorting.model.averaging")),
+    "train-ab": ("FP32 against bf16 training, interleaved on the same batches: speed and accuracy",
+                 _lazy("waste_sorting.model.precision_ab"), _lazy_call("waste_sorting.model.precision_ab")),
+    "check-backgrounds": ("a model's top-1 on its holdout items pasted on white, grey, belt and cluttered "
+                          "backgrounds", _lazy("waste_sorting.model.background_check"),
+                          _lazy_call("waste_sorting.model.background_check")),
     "export": ("export a training checkpoint to ONNX + sidecar JSON", _lazy("waste_sorting.model.export"),
                _export),
     "classify": ("classify image files or folders", _lazy("waste_sorting.classify"), _classify),

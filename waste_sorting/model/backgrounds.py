@@ -61,6 +61,8 @@ def clutter(h: int, w: int, rng: np.random.Generator) -> np.ndarray:
 #: name -> generator; "belt" alone is what the simulator's belt looks like.
 BACKGROUNDS: dict[str, Background] = {
     "belt": dark_belt,
+    "white": lambda h, w, rng: plain_board(h, w, rng, 235, 250),
+    "grey": lambda h, w, rng: plain_board(h, w, rng, 115, 140),
     "pale": lambda h, w, rng: plain_board(h, w, rng, 170, 250),
     "dark": lambda h, w, rng: plain_board(h, w, rng, 5, 70),
     "board": plain_board,
@@ -68,10 +70,12 @@ BACKGROUNDS: dict[str, Background] = {
     "clutter": clutter,
 }
 BACKGROUND_SETS: dict[str, tuple[str, ...]] = {
-    "belt": ("belt",),
+    **{name: (name,) for name in BACKGROUNDS},
     # Half the views on the belt the cell lives on, the rest on anything else.
     "varied": ("belt", "belt", "belt", "pale", "dark", "board", "gradient", "clutter"),
 }
+#: What `waste-sorting check-backgrounds` pastes the holdout items on.
+CHECK_BACKGROUNDS = ("white", "grey", "belt", "clutter")
 
 
 def random_background(h: int, w: int, rng: np.random.Generator, names: tuple[str, ...]) -> np.ndarray:

@@ -2,9 +2,11 @@
 
 The exporter folds each batch norm into the convolution before it, so the file
 holds ``W' = W * g / s`` and ``b' = beta - mu * g / s``. Loading puts ``W'`` in
-the convolution and rebuilds a batch norm that computes exactly ``+ b'`` in
-eval mode, with running statistics measured on real images: then training
-mode, which normalises by batch statistics, starts close to the same function.
+the convolution, scaled to unit-variance output on real images, and rebuilds a
+batch norm that computes exactly ``+ b'`` in eval mode with the running
+statistics measured on them: then training mode, which normalises by batch
+statistics, starts close to the same function, at the weight scale training
+would have left.
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ from torch import nn
 from waste_sorting.errors import ModelError
 from waste_sorting.inference.metadata import ModelMetadata
 from waste_sorting.model.registry import build_network
+
+_MIN_SCALE = 1e-3  # a channel that barely varies keeps its scale instead of being blown up
 
 
 def _initializers(model: onnx.ModelProto) -> dict[str, np.ndarray]:
@@ -97,12 +101,19 @@ def network_from_onnx(path: Path, calibration: torch.Tensor | None = None) -> tu
     fc.weight.data.copy_(torch.from_numpy(arrays[gemm.input[1]]))
     fc.bias.data.copy_(torch.from_numpy(arrays[gemm.input[2]]))
     mean, var = _conv_output_stats(net, fused_bias, calibration)
+    conv_of = {bn: conv for conv, bn in bn_of.items()}
     for bn, bias in fused_bias.items():
         mu = torch.from_numpy(mean.get(bn, np.zeros_like(bias)))
         v = torch.from_numpy(var.get(bn, np.full_like(bias, 1.0 - bn.eps)))
-        bn.running_mean.copy_(mu)
-        bn.running_var.copy_(v)
-        bn.weight.data.copy_(torch.sqrt(v + bn.eps))
+        # Rescale the convolution to unit-variance output, the scale a freshly trained one has:
+        # W' alone is far from it (norms of 1 where training left 10), which makes any optimiser's
+        # steps relatively huge and wrecks the start it was given. Eval mode stays exact.
+        scale = torch.sqrt(v).clamp(min=_MIN_SCALE) if calibration is not None else torch.ones_like(v)
+        conv_of[bn].weight.data.div_(scale.view(-1, 1, 1, 1))
+        running_var = v / scale**2
+        bn.running_mean.copy_(mu / scale)
+        bn.running_var.copy_(running_var)
+        bn.weight.data.copy_(scale * torch.sqrt(running_var + bn.eps))
         bn.bias.data.copy_(torch.from_numpy(bias) + mu)
     return net.eval(), meta
 
