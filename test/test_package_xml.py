@@ -10,7 +10,7 @@ import xml.etree.ElementTree as ET
 ROSDEP_KEY = {
     "ament_index_python": "ament_index_python", "builtin_interfaces": "builtin_interfaces",
     "cv2": "python3-opencv", "diagnostic_msgs": "diagnostic_msgs", "geometry_msgs": "geometry_msgs",
-    "matplotlib": "python3-matplotlib", "numpy": "python3-numpy", "onnx": "python3-onnx-pip",
+    "matplotlib": "python3-matplotlib", "tqdm": "python3-tqdm", "numpy": "python3-numpy", "onnx": "python3-onnx-pip",
     "onnxruntime": "python3-onnxruntime-pip", "rcl_interfaces": "rcl_interfaces", "rclpy": "rclpy",
     "rosbags": "python3-rosbags-pip", "rosgraph_msgs": "rosgraph_msgs", "sensor_msgs": "sensor_msgs",
     "serial": "python3-serial", "std_msgs": "std_msgs", "std_srvs": "std_srvs",

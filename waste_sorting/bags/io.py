@@ -101,10 +101,18 @@ def topics(path: Path) -> dict[str, str]:
         return {c.topic: c.msgtype for c in reader.connections}
 
 
+def custom_data(path: Path) -> dict[str, str]:
+    """The bag's custom metadata (rosbag2 metadata version 6 and later; empty before)."""
+    with Reader(path) as reader:
+        return dict(reader.storage.metadata.custom or {}) if hasattr(reader, "storage") else {}
+
+
 def read(path: Path, only: Iterable[str] | None = None) -> Iterator[BagMessage]:
     """Messages in time order, optionally only some topics."""
     wanted = set(only) if only is not None else None
     with Reader(path) as reader:
         conns = [c for c in reader.connections if wanted is None or c.topic in wanted]
+        if not conns and wanted is not None:  # rosbags reads an empty list as "every topic"
+            return
         for conn, t_ns, data in reader.messages(connections=conns):
             yield BagMessage(conn.topic, conn.msgtype, t_ns, bytes(data))

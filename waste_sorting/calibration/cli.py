@@ -27,6 +27,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     e.add_argument("--set", action="append", default=[], metavar="NODE.PARAM=VALUE")
     e.add_argument("--plant-latency", type=float, default=None, help="(simulation) true valve latency, s")
     e.add_argument("--plant-ejector-offset", type=float, default=0.0, help="(simulation) true minus configured x")
+    t = sub.add_parser("thresholds", help="each bin's bin_min_confidence for a purity target, from a bag with "
+                                          "ground truth; writes a params file")
+    t.add_argument("bag", type=Path, help="bag with ground truth (a simulated run of the line's items)")
+    t.add_argument("--purity", type=float, required=True, help="purity every bin must keep, e.g. 0.95")
+    t.add_argument("--out", type=Path, required=True, help="params file to write (the --params file, floors set)")
+    t.add_argument("--params", type=Path, default=None)
+    t.add_argument("--model", type=Path, default=None, help="ONNX model (default: the params file's)")
+    t.add_argument("--plot", type=Path, help="PNG of the purity-recovery frontier per bin")
 
 
 def _homography(args: argparse.Namespace) -> int:
@@ -92,5 +100,50 @@ def _ejectors(args: argparse.Namespace) -> int:
     return 0
 
 
+def _thresholds(args: argparse.Namespace) -> int:
+    from waste_sorting import paths
+    from waste_sorting.adaptation.harvest import bag_class_names
+    from waste_sorting.adaptation.thresholds import choose_floors, plot_frontier, table_from_cell, write_params
+    from waste_sorting.errors import UsageError
+    from waste_sorting.evaluation.offline import build_cell, read_bag, run_cell, truth_items
+
+    if not 0 < args.purity <= 1:
+        raise UsageError(f"--purity {args.purity}: give a share between 0 and 1, e.g. 0.95")
+    params = args.params or paths.default_params_file()
+    cell, values = build_cell(params, args.model)
+    log = read_bag(args.bag, cell.detector)
+    before = run_cell(args.bag, cell, log)
+    truth = truth_items(log.truth_samples, cell.tracker.cfg.view_x_max)
+    if not truth:
+        print(f"{args.bag}: no ground truth: floors need items of known class", file=sys.stderr)
+        return 2
+    classes = cell.detector.classifier.classes
+    names = bag_class_names(args.bag) or classes
+    table = table_from_cell(cell.decisions, truth, [classes.index(n) if n in classes else -1 for n in names],
+                            len(classes))
+    tv = values["tracker"]
+    floors = choose_floors(table, classes, list(tv["bin_classes"]), args.purity, list(tv["bin_min_confidence"]))
+    print(f"{len(table.predicted)} decided items of {len(truth)} in {args.bag}; target purity {args.purity:.2f}")
+    print(f"{'bin':>10s}  floor  purity  recovery   (classification only, before pulses)")
+    for f in floors:
+        pur = "  n/a " if f.purity is None else f"{f.purity:.3f}"
+        note = "" if f.reached else "   target not reachable: this is the best purity the data allows"
+        print(f"{f.name:>10s}  {f.floor:.3f}  {pur}  {f.recovery:.3f}{note}")
+    write_params(params, args.out, [f.floor for f in floors])
+    after = run_cell(args.bag, build_cell(args.out, args.model, detector=cell.detector)[0], log)  # same frames
+    print(f"wrote {args.out}; on this bag, pulses scored: purity {before['purity']['overall']:.3f} -> "
+          f"{after['purity']['overall']:.3f}, recovery {before['recovery']['overall']:.3f} -> "
+          f"{after['recovery']['overall']:.3f}")
+    print("per bin purity: " + ", ".join(f"{k} {v:.3f}" if v is not None else f"{k} n/a"
+                                         for k, v in after["purity"].items() if k != "overall"))
+    print(f"check it holds on other items: waste-sorting evaluate OTHER_BAG --params {args.out}")
+    if args.plot:
+        plot_frontier(args.plot, table, classes, list(tv["bin_classes"]), floors, args.purity)
+        print(f"wrote {args.plot}")
+    return 0 if all(f.reached for f in floors) else 1
+
+
 def run(args: argparse.Namespace) -> int:
+    if args.what == "thresholds":
+        return _thresholds(args)
     return _homography(args) if args.what == "homography" else _ejectors(args)

@@ -15,6 +15,7 @@ import dataclasses
 import json
 import time
 from collections import Counter, defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -37,11 +38,11 @@ from waste_sorting.scheduling.amendments import Amend, PulseBook
 from waste_sorting.scheduling.commands import command_for
 from waste_sorting.tracking.odometry import BeltOdometry
 from waste_sorting.tracking.tracker import ConveyorTracker
-from waste_sorting.vision.item_detector import ItemDetector
+from waste_sorting.vision.item_detector import FrameResult, ItemDetector
 from waste_sorting.vision.segmentation import BeltSegmenter
 
 POLL_STEP = 0.005  # s: the tracker node's timer period
-PRIVATE_KEYS = ("_truth", "_timing_errors", "_pulse_speeds")  # in-process results, not for the JSON
+PRIVATE_KEYS = ("_truth", "_timing_errors", "_pulse_speeds", "_item_classes")  # in-process results, not for the JSON
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -49,6 +50,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--params", type=Path, default=None, help="params file (default: config/sorting_cell.yaml)")
     p.add_argument("--model", type=Path, default=None, help="ONNX model (default: the params file's)")
     p.add_argument("--json", type=Path, help="write the scores as JSON")
+    p.add_argument("--compare", type=Path, nargs=2, metavar=("A.onnx", "B.onnx"),
+                   help="score two models on the same bag, side by side, with the items they disagree on")
     p.add_argument("--plots", type=Path, help="write PNG plots into this folder")
     p.add_argument("--image-topic", default="/camera/image_raw")
     p.add_argument("--encoder-topic", default="/belt/encoder")
@@ -91,19 +94,21 @@ class OfflineCell:
         if self.speed_source == "encoder":
             self.tracker.odometry.add_sample(t, travel, speed)
 
-    def on_detections(self, records: np.ndarray, stamp: float) -> None:
-        """One frame's detections reach the tracker (the part of a frame a parameter sweep replays)."""
+    def on_detections(self, records: np.ndarray, stamp: float) -> np.ndarray:
+        """One frame's detections reach the tracker (the part of a frame a parameter sweep replays);
+        returns each detection's track id."""
         if self.now is None:
             self.now = stamp
             if self.speed_source == "fixed":
                 self.tracker.odometry.set_speed(self.tracker.odometry.speed, stamp)
         self.advance(stamp)
-        self.tracker.update(records, stamp)
+        ids = self.tracker.update(records, stamp)
         if self.speed_source == "estimated" and self.tracker.measured_speed is not None:
             self.tracker.odometry.set_speed(self.tracker.measured_speed, stamp)
         warning = self.tracker.speed_mismatch(self.speed_tolerance, stamp)
         if warning:
             self.speed_warnings.append(warning)
+        return ids
 
     def advance(self, until: float) -> None:
         """Run the tracker's timer and the controller up to time ``until``."""
@@ -228,13 +233,22 @@ class BagLog:
     wall_seconds: float = 0.0
 
 
-def read_bag(bag: Path, detector: ItemDetector, image_topic: str = "/camera/image_raw",
-             encoder_topic: str = "/belt/encoder", truth_topic: str = "/sim/ground_truth") -> BagLog:
-    """Detect and classify every frame of a bag (the expensive part of an evaluation), once."""
+@dataclass
+class FrameEvent:
+    """One camera frame of a bag, detected and classified."""
+
+    stamp: float
+    result: FrameResult
+    image: np.ndarray
+
+
+def bag_events(bag: Path, detector: ItemDetector, log: BagLog, image_topic: str = "/camera/image_raw",
+               encoder_topic: str = "/belt/encoder", truth_topic: str = "/sim/ground_truth",
+               keep_crops: bool = False) -> Iterator[FrameEvent | tuple[float, float, float | None]]:
+    """A bag's frames through the detector (FrameEvent) and its encoder samples (t, travel, speed),
+    in bag order; ground truth and frame counts go to ``log``. The one way a bag is read offline."""
     from waste_sorting.ros.messages import cloud_to_items, image_to_bgr, to_sec
 
-    log = BagLog()
-    wall0 = time.perf_counter()
     for m in bagio.read(bag, {image_topic, encoder_topic, truth_topic}):
         msg = m.deserialize()
         if m.topic == image_topic:
@@ -245,20 +259,39 @@ def read_bag(bag: Path, detector: ItemDetector, image_topic: str = "/camera/imag
                 continue
             stamp = to_sec(msg.header.stamp)
             t0 = time.perf_counter()
-            records = detector.process(img, stamp).records
+            result = detector.process(img, stamp, keep_crops)
             log.frame_seconds.append(time.perf_counter() - t0)
-            log.events.append(("frame", stamp, records, None))
             log.frames += 1
+            yield FrameEvent(stamp, result, img)
         elif m.topic == encoder_topic and msg.position:
-            log.events.append(("encoder", to_sec(msg.header.stamp), float(msg.position[0]),
-                               float(msg.velocity[0]) if msg.velocity else None))
+            yield (to_sec(msg.header.stamp), float(msg.position[0]), float(msg.velocity[0]) if msg.velocity else None)
         elif m.topic == truth_topic:
             for rec in cloud_to_items(msg):
                 log.truth_samples[int(rec["item_id"])].append((float(rec["stamp"]), rec))
     if not log.frames:
         raise ValueError(f"{bag}: no images on {image_topic}")
+
+
+def read_bag(bag: Path, detector: ItemDetector, image_topic: str = "/camera/image_raw",
+             encoder_topic: str = "/belt/encoder", truth_topic: str = "/sim/ground_truth") -> BagLog:
+    """Detect and classify every frame of a bag (the expensive part of an evaluation), once."""
+    log = BagLog()
+    wall0 = time.perf_counter()
+    for event in bag_events(bag, detector, log, image_topic, encoder_topic, truth_topic):
+        if isinstance(event, FrameEvent):
+            log.events.append(("frame", event.stamp, event.result.records, None))
+        else:
+            log.events.append(("encoder", *event))
     log.wall_seconds = time.perf_counter() - wall0
     return log
+
+
+def nearest_truth(truth: list[TruthItem], stamp: float, x: float, y: float, tol: float = 0.06) -> TruthItem | None:
+    """The ground-truth item at belt position (x, y) at ``stamp``, if one is within ``tol`` (m) both ways."""
+    if not truth:
+        return None
+    best = min(truth, key=lambda it: abs(it.x_at(stamp) - x) + abs(it.y - y))
+    return best if abs(best.x_at(stamp) - x) < tol and abs(best.y - y) < tol else None
 
 
 def evaluate(bag: Path, params_file: Path | None = None, model: Path | None = None,
@@ -356,9 +389,8 @@ def _score_against_truth(cell: OfflineCell, truth: list[TruthItem], classes: lis
     # Which truth item did each decision refer to? The nearest at the decision's stamp.
     matched: dict[int, np.void] = {}
     for d in cell.decisions:
-        t = float(d["stamp"])
-        best = min(truth, key=lambda it: abs(it.x_at(t) - float(d["x"])) + abs(it.y - float(d["y"])))
-        if abs(best.x_at(t) - float(d["x"])) < 0.06 and abs(best.y - float(d["y"])) < 0.06:
+        best = nearest_truth(truth, float(d["stamp"]), float(d["x"]), float(d["y"]))
+        if best is not None:
             matched.setdefault(best.item_id, d)
     n = len(classes)
     cm = np.zeros((n, n + 1), np.int64)  # last column: unclassified
@@ -412,6 +444,9 @@ def _score_against_truth(cell: OfflineCell, truth: list[TruthItem], classes: lis
         "pulses_hit": summ["pulses_hit"], "pulses_empty": summ["pulses_empty"],
         "missed": missed,
         "_timing_errors": result.timing_error_ms, "_pulse_speeds": result.pulse_speeds, "_truth": truth,
+        "_item_classes": {it.item_id: (classes[int(matched[it.item_id]["class_id"])]
+                                       if it.item_id in matched and 0 <= int(matched[it.item_id]["class_id"]) < n
+                                       else None) for it in truth},
     }
 
 
@@ -440,14 +475,63 @@ def run_sweep(args: argparse.Namespace) -> list[dict[str, Any]]:
     return rows
 
 
+def run_compare(args: argparse.Namespace) -> dict[str, Any]:
+    """Both models over the same bag and params; the table a person needs to choose one."""
+    results = []
+    for model in args.compare:
+        print(f"evaluating {model} ...", flush=True)
+        results.append(evaluate(args.bag, args.params, model, args.image_topic, args.encoder_topic,
+                                args.truth_topic, parse_overrides(args.set)))
+    a, b = results
+    if not (a.get("ground_truth") and b.get("ground_truth")):
+        print("this bag has no ground truth: the models can only be compared on picks fired "
+              f"({a['picks_fired']} against {b['picks_fired']})")
+        return {"a": a, "b": b}
+    names = [m.name for m in args.compare] if args.compare[0].name != args.compare[1].name else \
+        [str(m) for m in args.compare]
+    width = max(12, *(len(n) for n in names))
+    print(f"{'':28s}{names[0]:>{width}s}  {names[1]:>{width}s}")
+
+    def row(label: str, va: Any, vb: Any) -> None:
+        print(f"{label:28s}{_fmt(va):>{width}s}  {_fmt(vb):>{width}s}")
+
+    row("classification", a["classification_accuracy"], b["classification_accuracy"])
+    for key in a["purity"]:
+        row(f"purity {key}", a["purity"][key], b["purity"].get(key))
+    for key in a["recovery"]:
+        row(f"recovery {key}", a["recovery"][key], b["recovery"].get(key))
+    print(f"{'items in the right bin':28s}{a['right_bin']:>{width}d}  {b['right_bin']:>{width}d}")
+    ca, cb = a.pop("_item_classes"), b.pop("_item_classes")
+    truth = {it.item_id: it for it in a.pop("_truth")}
+    classes = a["classes"]
+    differ = [(i, ca[i], cb.get(i)) for i in sorted(ca) if ca[i] != cb.get(i)]
+    fixed = sum(1 for i, pa, pb in differ if pb == classes[truth[i].class_id])
+    broken = sum(1 for i, pa, pb in differ if pa == classes[truth[i].class_id])
+    print(f"{len(differ)} items classified differently: B right where A was wrong {fixed}, "
+          f"A right where B is wrong {broken}")
+    for i, pa, pb in differ[:20]:
+        print(f"  item {i} ({classes[truth[i].class_id]}): {pa or 'unclassified'} -> {pb or 'unclassified'}")
+    for r in (a, b):
+        for key in PRIVATE_KEYS:
+            r.pop(key, None)
+    out = {"a": a, "b": b, "differ": [{"item_id": i, "truth": classes[truth[i].class_id], "a": pa, "b": pb}
+                                      for i, pa, pb in differ]}
+    if args.json:
+        args.json.write_text(json.dumps(out, indent=2, default=float))
+    return out
+
+
 def run(args: argparse.Namespace) -> Any:
     if args.sweep:
         return run_sweep(args)
+    if args.compare:
+        return run_compare(args)
     result = evaluate(args.bag, args.params, args.model, args.image_topic, args.encoder_topic, args.truth_topic,
                       parse_overrides(args.set), args.plant_latency, args.plant_ejector_offset)
     truth = result.pop("_truth", None)
     timing = result.pop("_timing_errors", None)
     result.pop("_pulse_speeds", None)
+    result.pop("_item_classes", None)
     if args.plots and truth is not None:
         from waste_sorting.evaluation.plots import write_plots
 

@@ -9,6 +9,7 @@ which halves the file while CPU arithmetic stays FP32.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import tempfile
 from pathlib import Path
@@ -50,9 +51,22 @@ def export_checkpoint(ckpt_path: Path, onnx_path: Path, holdout_top1: float | No
                       fp16_weights: bool = True) -> Path:
     """Export ``ckpt_path`` to ``onnx_path`` and write its sidecar; returns the ONNX path."""
     ckpt = load_checkpoint(ckpt_path)
-    net = network_from_checkpoint(ckpt)
-    size = int(ckpt["size"])
-    dummy = torch.randn(2, 3, size, size)
+    history = ckpt.get("history", [])
+    top1 = holdout_top1 if holdout_top1 is not None else (history[-1]["holdout_acc"] if history else None)
+    meta = ModelMetadata(
+        classes=list(ckpt["classes"]), input_size=int(ckpt["size"]), mean=list(ckpt["mean"]), std=list(ckpt["std"]),
+        architecture=ckpt["arch"], input_name=INPUT_NAME, output_name=OUTPUT_NAME,
+        training={**ckpt.get("data", {}), "epochs": ckpt.get("epoch"),
+                  "teacher": ckpt.get("args", {}).get("teacher")},
+        accuracy={"holdout_top1": top1, "split": "stratified holdout, never trained on"},
+    )
+    return export_network(network_from_checkpoint(ckpt), meta, onnx_path, fp16_weights)
+
+
+def export_network(net: torch.nn.Module, meta: ModelMetadata, onnx_path: Path, fp16_weights: bool = True) -> Path:
+    """``net`` (eval mode) as ONNX with ``meta`` embedded and beside it; written whole or not at all."""
+    net = net.eval().to(memory_format=torch.contiguous_format)
+    dummy = torch.randn(2, 3, meta.input_size, meta.input_size)
     with tempfile.TemporaryDirectory() as tmp:
         raw = Path(tmp) / "raw.onnx"
         torch.onnx.export(net, (dummy,), str(raw), dynamo=False, opset_version=OPSET,
@@ -61,22 +75,16 @@ def export_checkpoint(ckpt_path: Path, onnx_path: Path, holdout_top1: float | No
         model = onnx.load(str(raw))
     if fp16_weights:
         model = store_weights_fp16(model)
-    history = ckpt.get("history", [])
-    top1 = holdout_top1 if holdout_top1 is not None else (history[-1]["holdout_acc"] if history else None)
-    meta = ModelMetadata(
-        classes=list(ckpt["classes"]), input_size=size, mean=list(ckpt["mean"]), std=list(ckpt["std"]),
-        architecture=ckpt["arch"], input_name=INPUT_NAME, output_name=OUTPUT_NAME,
-        weights="fp16" if fp16_weights else "fp32",
-        training={**ckpt.get("data", {}), "epochs": ckpt.get("epoch"),
-                  "teacher": ckpt.get("args", {}).get("teacher")},
-        accuracy={"holdout_top1": top1, "split": "stratified holdout, never trained on"},
-    )
+    meta = dataclasses.replace(meta, input_name=INPUT_NAME, output_name=OUTPUT_NAME,
+                               weights="fp16" if fp16_weights else "fp32")
     for key, value in meta.onnx_properties().items():
         prop = model.metadata_props.add()
         prop.key, prop.value = key, value
     onnx.checker.check_model(model)
     onnx_path.parent.mkdir(parents=True, exist_ok=True)
-    onnx.save(model, str(onnx_path))
+    part = onnx_path.with_name(onnx_path.name + ".part")
+    onnx.save(model, str(part))
+    part.replace(onnx_path)
     meta.write(sidecar_path(onnx_path), onnx_path)
     return onnx_path
 

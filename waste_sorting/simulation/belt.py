@@ -34,12 +34,13 @@ from waste_sorting.simulation.speed import SpeedProfile
 from waste_sorting.vision.homography import Homography
 
 SPRITE_MAX_PX = 256
+SUBSETS = ("all", "holdout", "train")  # train: the images the holdout leaves, the ones training saw
 
 
 @dataclass
 class SimConfig:
     images: Path
-    subset: str = "all"                 # "all" or "holdout" (images the model never trained on)
+    subset: str = "all"                 # "all", "holdout" (images the model never trained on) or "train"
     width_px: int = 640
     height_px: int = 360
     metres_per_px: float = 0.0016       # 640 px -> 1.024 m of belt in view
@@ -52,6 +53,8 @@ class SimConfig:
     touching_p: float = 0.0             # chance an item is placed touching the previous one
     lighting_drift: float = 0.12
     noise_sigma: float = 2.0
+    white_balance: tuple[float, float, float] = (1.0, 1.0, 1.0)  # R, G, B gains of another camera/light
+    motion_blur_px: int = 0             # exposure smear along the belt, in pixels (0: none)
     seed: int = 0
     photo_aspect: float = PHOTO_ASPECT  # the photos' true width / height (data.photos); 0: as stored
 
@@ -101,10 +104,11 @@ class BeltSimulator:
         self.cfg = cfg
         self.classes = classes or discover_classes(cfg.images)
         found = list_images(cfg.images, self.classes)
-        if cfg.subset == "holdout":
-            _, found = split_images(found, DEFAULT_HOLDOUT_FRACTION, DEFAULT_SPLIT_SEED)
+        if cfg.subset in SUBSETS[1:]:
+            train, hold = split_images(found, DEFAULT_HOLDOUT_FRACTION, DEFAULT_SPLIT_SEED)
+            found = hold if cfg.subset == "holdout" else train
         elif cfg.subset != "all":
-            raise ValueError("subset must be 'all' or 'holdout'")
+            raise ValueError(f"subset must be one of {', '.join(SUBSETS)}")
         self.sprites = _load_sprites(found, cfg.photo_aspect)
         self.rng = np.random.default_rng(cfg.seed)
         self.homography = Homography.top_down(cfg.width_px, cfg.height_px, cfg.metres_per_px)
@@ -117,6 +121,10 @@ class BeltSimulator:
         yy, xx = np.mgrid[0:cfg.height_px, 0:cfg.width_px].astype(np.float32)
         r2 = ((xx - cfg.width_px / 2) / cfg.width_px) ** 2 + ((yy - cfg.height_px / 2) / cfg.height_px) ** 2
         self._vignette = (1.0 - 0.35 * r2)[..., None].astype(np.float32)
+        r, g, b = cfg.white_balance
+        self._vignette = self._vignette * np.array([b, g, r], np.float32)  # BGR frames: one multiply for both
+        self._blur = (np.full((1, cfg.motion_blur_px), 1.0 / cfg.motion_blur_px, np.float32)
+                      if cfg.motion_blur_px > 1 else None)
         self.items: list[SimItem] = []
         self.retired: list[SimItem] = []  # pruned: ground truth only, no pixels
         self._next_id = 1
@@ -218,6 +226,8 @@ class BeltSimulator:
             _paste(frame, it.image, it.alpha, u, v)
         gain = 1.0 + cfg.lighting_drift * math.sin(2 * math.pi * t / 17.0)
         frame *= self._vignette * gain
+        if self._blur is not None:  # the belt moves along u during the exposure
+            frame = cv2.filter2D(frame, -1, self._blur, borderType=cv2.BORDER_REPLICATE)
         if cfg.noise_sigma > 0:
             frame += self.rng.normal(0, cfg.noise_sigma, (cfg.height_px, cfg.width_px, 1)).astype(np.float32)
         return np.clip(frame, 0, 255).astype(np.uint8)

@@ -183,8 +183,12 @@ class ConveyorTracker:
                 f"({(measured - used) / max(used, 1e-6):+.0%})")
 
     # -- per frame -------------------------------------------------------------
-    def update(self, detections: np.ndarray, stamp: float) -> None:
-        """Associate one frame's detections (all stamped ``stamp``) with the tracks."""
+    def update(self, detections: np.ndarray, stamp: float) -> np.ndarray:
+        """Associate one frame's detections (all stamped ``stamp``) with the tracks.
+
+        Returns each detection's track id (-1: a truncated detection no track took), which is
+        how harvesting knows whose crop a detection was.
+        """
         self.stats.frames += 1
         self.stats.detections += len(detections)
         self.last_frame_stamp = stamp if self.last_frame_stamp is None else max(stamp, self.last_frame_stamp)
@@ -201,19 +205,22 @@ class ConveyorTracker:
         pairs.sort()
         used_t: set[int] = set()
         used_d: set[int] = set()
+        ids = np.full(len(detections), -1, np.int64)
         for _, ti, di in pairs:
             if ti in used_t or di in used_d:
                 continue
             used_t.add(ti)
             used_d.add(di)
             self._absorb(self.tracks[ti], detections[di], stamp, s_now)
+            ids[di] = self.tracks[ti].track_id
         for ti, (tr, px) in enumerate(zip(self.tracks, predicted, strict=True)):
             if ti not in used_t and not tr.decided and self._wholly_in_view(px, tr.length):
                 tr.misses += 1
         for di in range(len(detections)):
             d = detections[di]
             if di not in used_d and not int(d["flags"]) & ItemFlags.TRUNCATED:
-                self._create(d, stamp, s_now)
+                ids[di] = self._create(d, stamp, s_now)
+        return ids
 
     def _wholly_in_view(self, x: float, length: float) -> bool:
         return x - length / 2 >= self.cfg.view_x_min and x + length / 2 <= self.cfg.view_x_max
@@ -239,13 +246,14 @@ class ConveyorTracker:
         elif 0 <= int(d["class_id"]) < self.num_classes:
             self.stats.late_classifications += 1
 
-    def _create(self, d: np.void, stamp: float, s_now: float) -> None:
+    def _create(self, d: np.void, stamp: float, s_now: float) -> int:
         tr = Track(self._next_id, float(d["x"]), float(d["y"]), stamp, s_now, float(d["length"]),
                    float(d["width"]), np.zeros(self.num_classes), first_stamp=stamp, last_capture=stamp)
         self._next_id += 1
         self._add_class(tr, d)
         self.tracks.append(tr)
         self.stats.created += 1
+        return tr.track_id
 
     def _add_class(self, tr: Track, d: np.void) -> None:
         """One sighting's class distribution: its two most probable classes, the rest spread evenly."""

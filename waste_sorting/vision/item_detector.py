@@ -41,6 +41,8 @@ class FrameResult:
     records: np.ndarray       # ITEM_DTYPE, one per blob
     blobs: list[Blob]
     classified: np.ndarray    # bool per blob
+    crops: np.ndarray | None = None  # with keep_crops: the classified blobs' crops as the model saw them
+    probs: np.ndarray | None = None  # with keep_crops: their full class distributions
 
 
 class ItemDetector:
@@ -58,7 +60,8 @@ class ItemDetector:
             self.budget = ClassificationBudget(_budget_config(cfg))
         self.cfg = cfg
 
-    def process(self, frame: np.ndarray, stamp: float) -> FrameResult:
+    def process(self, frame: np.ndarray, stamp: float, keep_crops: bool = False) -> FrameResult:
+        """One frame's items; ``keep_crops`` also returns the crops and distributions (harvesting)."""
         blobs = self.segmenter.segment(frame)[: self.cfg.max_items]
         n = len(blobs)
         rec = itemlist.empty(n)
@@ -97,4 +100,6 @@ class ItemDetector:
                 if probs.shape[1] > 1:
                     rec["class2_id"][idx], rec["confidence2"][idx] = order[:, 1], probs[rows, order[:, 1]]
                 classified[idx] = True
+                if keep_crops:
+                    return FrameResult(rec, blobs, classified, self._batch[: len(idx)].copy(), probs)
         return FrameResult(rec, blobs, classified)

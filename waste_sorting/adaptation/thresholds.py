@@ -1,0 +1,136 @@
+"""`waste-sorting calibrate thresholds`: each bin's confidence floor for a purity target.
+
+The score table is the cell's own: every item the offline cell decided, with
+the class and fused confidence the tracker decided on (what
+``bin_min_confidence`` is compared with), matched to its ground truth; items
+the cell never saw count against recovery. For each bin the lowest floor whose
+selection keeps purity at or above the target is chosen: the lowest floor
+keeps the most items, so it is the one with the best recovery.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from waste_sorting.itemlist import ItemStatus
+
+
+@dataclass
+class ScoreTable:
+    """One row per decided item: predicted class, its confidence, true class (model class indices)."""
+
+    predicted: np.ndarray
+    confidence: np.ndarray
+    truth: np.ndarray
+    truth_counts: np.ndarray  # items of each true class in the bag, seen or not
+
+    def curve(self, c: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(floors, purity, recovery) for class ``c``, for every floor that changes the selection."""
+        conf = self.confidence[self.predicted == c]
+        right = self.truth[self.predicted == c] == c
+        order = np.argsort(-conf)
+        conf, right = conf[order], right[order]
+        kept = np.arange(1, len(conf) + 1)
+        hits = np.cumsum(right)
+        total = max(int(self.truth_counts[c]), 1)
+        return conf, hits / kept, hits / total
+
+
+@dataclass
+class BinFloor:
+    name: str
+    floor: float
+    purity: float | None
+    recovery: float
+    reached: bool
+
+
+def choose_floors(table: ScoreTable, classes: list[str], bin_classes: list[str], target: float,
+                  current: list[float]) -> list[BinFloor]:
+    """The floor per bin meeting ``target`` purity with the best recovery; where no floor meets it,
+    the floor with the best purity (``reached`` False), so the caller can say so."""
+    out = []
+    for b, name in enumerate(bin_classes):
+        c = classes.index(name)
+        floors, purity, recovery = table.curve(c)
+        if not len(floors):
+            out.append(BinFloor(name, current[b], None, 0.0, False))
+            continue
+        ok = np.flatnonzero(purity >= target)
+        if len(ok):
+            i = int(ok[-1])  # the most items kept with purity still at target
+            out.append(BinFloor(name, float(floors[i]), float(purity[i]), float(recovery[i]), True))
+        else:
+            i = int(np.argmax(purity))
+            out.append(BinFloor(name, float(floors[i]), float(purity[i]), float(recovery[i]), False))
+    return out
+
+
+def table_from_cell(decisions: list[np.void], truth: list[Any], truth_class: list[int], n_classes: int
+                    ) -> ScoreTable:
+    """The score table of an offline run: ``truth_class`` maps a truth item's class id to a model class."""
+    from waste_sorting.evaluation.offline import nearest_truth
+
+    counts = np.zeros(n_classes, np.int64)
+    for it in truth:
+        c = truth_class[it.class_id] if 0 <= it.class_id < len(truth_class) else -1
+        if c >= 0:
+            counts[c] += 1
+    seen: set[int] = set()
+    rows = []
+    for d in decisions:
+        if int(d["status"]) == ItemStatus.MISSED and not 0 <= int(d["class_id"]) < n_classes:
+            continue
+        hit = nearest_truth(truth, float(d["stamp"]), float(d["x"]), float(d["y"]))
+        if hit is None or hit.item_id in seen:
+            continue
+        seen.add(hit.item_id)
+        c = truth_class[hit.class_id] if 0 <= hit.class_id < len(truth_class) else -1
+        rows.append((int(d["class_id"]), float(d["confidence"]), c))
+    arr = np.array(rows, float).reshape(-1, 3)
+    return ScoreTable(arr[:, 0].astype(int), arr[:, 1], arr[:, 2].astype(int), counts)
+
+
+def plot_frontier(path: Path, table: ScoreTable, classes: list[str], bin_classes: list[str],
+                  floors: list[BinFloor], target: float) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6.5, 4.5))
+    for name, f in zip(bin_classes, floors, strict=True):
+        _, purity, recovery = table.curve(classes.index(name))
+        line = ax.plot(recovery, purity, label=name)[0]
+        if f.purity is not None:
+            ax.plot([f.recovery], [f.purity], "o", color=line.get_color())
+    ax.axhline(target, color="k", ls="--", lw=0.8, label=f"target {target:.2f}")
+    ax.set_xlabel("recovery (share of the class's items kept)")
+    ax.set_ylabel("purity (share of kept items that are the class)")
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1.02)
+    ax.legend(loc="lower left", fontsize=8)
+    ax.set_title("purity-recovery frontier per bin (dots: chosen floors)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def write_params(source: Path, out: Path, floors: list[float]) -> None:
+    """``source`` with the tracker's ``bin_min_confidence`` replaced (a full params file run/launch take)."""
+    import os
+
+    import yaml
+
+    data = yaml.safe_load(source.read_text()) or {}
+    key = next((k for k in data if str(k).rstrip("/").split("/")[-1] == "tracker"), "/**/tracker")
+    section = data.setdefault(key, {}).setdefault("ros__parameters", {})
+    section["bin_min_confidence"] = [round(f, 4) for f in floors]
+    tmp = out.with_name(out.name + ".part")
+    tmp.write_text(f"# {source} with bin_min_confidence chosen by `waste-sorting calibrate thresholds`\n"
+                   + yaml.safe_dump(data, sort_keys=False))
+    os.replace(tmp, out)
