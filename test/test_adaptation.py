@@ -158,6 +158,13 @@ def test_floors_keep_every_bin_at_the_target_with_the_best_recovery():
     assert b.reached and b.floor == pytest.approx(0.5) and b.recovery == 1.0
     # c: the best it can do is 2 of 3 (floor 0.7), and it says the target was not reached.
     assert not c.reached and c.purity == pytest.approx(2 / 3) and c.floor == pytest.approx(0.7)
+    # Asking the target of the Wilson lower bound: 7 right of 9 passes 0.75 as measured, not as a bound.
+    plain = choose_floors(table, names, ["a"], 0.75, [0.5])[0]
+    cautious = choose_floors(table, names, ["a"], 0.75, [0.5], z=1.28)[0]
+    assert plain.floor == pytest.approx(0.5) and plain.recovery == pytest.approx(7 / 8)
+    assert cautious.floor == pytest.approx(0.72) and cautious.recovery == pytest.approx(6 / 8)
+    # and 6 right of 6 is not enough evidence for 0.9.
+    assert not choose_floors(table, names, ["a"], 0.9, [0.5], z=1.28)[0].reached
 
 
 def test_written_floors_are_a_params_file_the_cell_reads(repo, tmp_path):

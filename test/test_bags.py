@@ -103,9 +103,9 @@ def test_evaluate_is_deterministic_and_reports_every_key(short_bag, shipped_mode
 
 def test_sweep_reuses_one_classification_and_matches_evaluate(tmp_path, short_bag, shipped_model):
     """A test engineer compares thresholds on one bag: each sweep run scores as evaluate would."""
-    from waste_sorting.evaluation.offline import add_arguments, evaluate, run
+    from waste_sorting.evaluation.offline import PRIVATE_KEYS, add_arguments, evaluate, run
 
-    timing_free = {"latency_ms", "wall_seconds", "frames_per_second", "_truth", "_timing_errors", "_pulse_speeds"}
+    timing_free = {"latency_ms", "wall_seconds", "frames_per_second", *PRIVATE_KEYS}
     strip = lambda r: {k: v for k, v in r.items() if k not in timing_free}  # noqa: E731
     p = argparse.ArgumentParser()
     add_arguments(p)

@@ -49,10 +49,22 @@ class BinFloor:
     reached: bool
 
 
+def wilson_lower(purity: np.ndarray, kept: np.ndarray, z: float) -> np.ndarray:
+    """Lower end of the Wilson interval of a share ``purity`` of ``kept`` items (z=0: the share itself)."""
+    if z <= 0:
+        return purity
+    n = kept.astype(float)
+    centre = purity + z * z / (2 * n)
+    spread = z * np.sqrt(purity * (1 - purity) / n + z * z / (4 * n * n))
+    return (centre - spread) / (1 + z * z / n)
+
+
 def choose_floors(table: ScoreTable, classes: list[str], bin_classes: list[str], target: float,
-                  current: list[float]) -> list[BinFloor]:
+                  current: list[float], z: float = 0.0) -> list[BinFloor]:
     """The floor per bin meeting ``target`` purity with the best recovery; where no floor meets it,
-    the floor with the best purity (``reached`` False), so the caller can say so."""
+    the floor with the best purity (``reached`` False), so the caller can say so. With ``z`` > 0 the
+    purity that must meet the target is the Wilson lower bound, not the share measured: a floor
+    that 8 lucky items pass is not trusted to hold on the next bag."""
     out = []
     for b, name in enumerate(bin_classes):
         c = classes.index(name)
@@ -60,7 +72,7 @@ def choose_floors(table: ScoreTable, classes: list[str], bin_classes: list[str],
         if not len(floors):
             out.append(BinFloor(name, current[b], None, 0.0, False))
             continue
-        ok = np.flatnonzero(purity >= target)
+        ok = np.flatnonzero(wilson_lower(purity, np.arange(1, len(purity) + 1), z) >= target)
         if len(ok):
             i = int(ok[-1])  # the most items kept with purity still at target
             out.append(BinFloor(name, float(floors[i]), float(purity[i]), float(recovery[i]), True))

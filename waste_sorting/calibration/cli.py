@@ -35,6 +35,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     t.add_argument("--params", type=Path, default=None)
     t.add_argument("--model", type=Path, default=None, help="ONNX model (default: the params file's)")
     t.add_argument("--plot", type=Path, help="PNG of the purity-recovery frontier per bin")
+    t.add_argument("--z", type=float, default=1.28,
+                   help="the target must hold for the Wilson lower bound at this z (1.28: 90 %% one-sided), "
+                        "so that floors carry over to other items; 0: for the measured share itself")
 
 
 def _homography(args: argparse.Namespace) -> int:
@@ -122,7 +125,8 @@ def _thresholds(args: argparse.Namespace) -> int:
     table = table_from_cell(cell.decisions, truth, [classes.index(n) if n in classes else -1 for n in names],
                             len(classes))
     tv = values["tracker"]
-    floors = choose_floors(table, classes, list(tv["bin_classes"]), args.purity, list(tv["bin_min_confidence"]))
+    floors = choose_floors(table, classes, list(tv["bin_classes"]), args.purity, list(tv["bin_min_confidence"]),
+                           args.z)
     print(f"{len(table.predicted)} decided items of {len(truth)} in {args.bag}; target purity {args.purity:.2f}")
     print(f"{'bin':>10s}  floor  purity  recovery   (classification only, before pulses)")
     for f in floors:
