@@ -162,3 +162,16 @@ def test_record_live_topics(tmp_path):
     assert counts.get("/rec_test/chatter", 0) >= 20
     msgs = [m.deserialize() for m in bagio.read(tmp_path / "rec")]
     assert msgs and all(m.data.startswith("hello ") for m in msgs)
+
+
+def test_evaluate_on_a_bag_with_another_image_topic_names_the_topics_it_has(tmp_path, short_bag, capsys):
+    from waste_sorting.cli import main
+
+    other = tmp_path / "other"
+    with bagio.BagWriter(other) as w:
+        for m in bagio.read(short_bag, ["/camera/image_raw", "/belt/encoder"]):
+            w.write_raw("/cam0/image_raw" if m.topic == "/camera/image_raw" else m.topic, m.msgtype, m.data, m.t_ns)
+    assert main(["evaluate", str(other)]) == 1
+    err = capsys.readouterr().err
+    assert "no images on /camera/image_raw; this bag has images on /cam0/image_raw (give --image-topic)" in err
+    assert "Traceback" not in err

@@ -24,6 +24,7 @@ import numpy as np
 
 from waste_sorting import paths
 from waste_sorting.bags import io as bagio
+from waste_sorting.errors import BagError
 from waste_sorting.evaluation.scoring import ExecutedPulse, TruthItem, hits, score
 from waste_sorting.itemlist import ItemStatus, MissReason
 from waste_sorting.nodes import actuator as actuator_node
@@ -269,7 +270,11 @@ def bag_events(bag: Path, detector: ItemDetector, log: BagLog, image_topic: str 
             for rec in cloud_to_items(msg):
                 log.truth_samples[int(rec["item_id"])].append((float(rec["stamp"]), rec))
     if not log.frames:
-        raise ValueError(f"{bag}: no images on {image_topic}")
+        images = sorted(t for t, kind in bagio.topics(bag).items() if kind.startswith("sensor_msgs/msg/") and
+                        kind.endswith("Image"))
+        raise BagError(f"{bag}: no images on {image_topic}; "
+                       + (f"this bag has images on {', '.join(images)} (give --image-topic)" if images
+                          else "this bag has no image topic"))
 
 
 def read_bag(bag: Path, detector: ItemDetector, image_topic: str = "/camera/image_raw",
