@@ -290,3 +290,99 @@ def test_train_starts_from_an_onnx_file_with_bf16_and_varied_backgrounds(tiny_ru
     assert f"initialised from {tiny_run / 'model.onnx'}" in capsys.readouterr().out
     ckpt = torch.load(tmp_path / "ft" / "checkpoint.pt", weights_only=False)
     assert np.isfinite(ckpt["history"][-1]["train_loss"])
+
+
+def _torchvision_resnet18() -> torch.nn.Module:
+    """A plain ResNet-18 with torchvision's module names (torchvision itself is not installed)."""
+    from torch import nn
+
+    class Block(nn.Module):
+        def __init__(self, cin: int, cout: int, stride: int) -> None:
+            super().__init__()
+            self.conv1 = nn.Conv2d(cin, cout, 3, stride, 1, bias=False)
+            self.bn1 = nn.BatchNorm2d(cout)
+            self.conv2 = nn.Conv2d(cout, cout, 3, 1, 1, bias=False)
+            self.bn2 = nn.BatchNorm2d(cout)
+            self.downsample = (nn.Sequential(nn.Conv2d(cin, cout, 1, stride, bias=False), nn.BatchNorm2d(cout))
+                               if stride != 1 or cin != cout else None)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            out = self.bn2(self.conv2(torch.relu(self.bn1(self.conv1(x)))))
+            return torch.relu(out + (x if self.downsample is None else self.downsample(x)))
+
+    class ResNet(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.conv1 = nn.Conv2d(3, 64, 7, 2, 3, bias=False)
+            self.bn1 = nn.BatchNorm2d(64)
+            self.maxpool = nn.MaxPool2d(3, 2, 1)
+            chans = [64, 64, 128, 256, 512]
+            for i in range(4):
+                stride = 1 if i == 0 else 2
+                setattr(self, f"layer{i + 1}", nn.Sequential(Block(chans[i], chans[i + 1], stride),
+                                                             Block(chans[i + 1], chans[i + 1], 1)))
+            self.fc = nn.Linear(512, 1000)
+
+        def embed(self, x: torch.Tensor) -> torch.Tensor:
+            x = self.maxpool(torch.relu(self.bn1(self.conv1(x))))
+            for i in range(4):
+                x = getattr(self, f"layer{i + 1}")(x)
+            return x.mean(dim=(2, 3))
+
+    torch.manual_seed(3)
+    net = ResNet()
+    for m in net.modules():  # trained-looking batch norms, not the identity
+        if isinstance(m, torch.nn.BatchNorm2d):
+            m.running_mean.uniform_(-0.2, 0.2)
+            m.running_var.uniform_(0.5, 2.0)
+            m.weight.data.uniform_(0.5, 1.5)
+            m.bias.data.uniform_(-0.2, 0.2)
+    return net.eval()
+
+
+def test_torchvision_resnet_weights_make_the_attention_resnet_compute_the_same_at_step_0(tmp_path):
+    from waste_sorting.errors import ModelError
+    from waste_sorting.model.from_torchvision import load_state, network_from_torchvision
+
+    ref = _torchvision_resnet18()
+    path = tmp_path / "resnet18.pth"
+    torch.save(ref.state_dict(), path)
+    arch = {"name": "attention-resnet", "depth": 18, "attention": "cbam", "num_classes": 6, "width": 64,
+            "dropout": 0.2}
+    net = network_from_torchvision(load_state(path), arch).eval()
+    assert arch["gate_scale"] == 2.0
+    x = torch.randn(2, 3, 96, 96)
+    with torch.no_grad():
+        torch.testing.assert_close(net.embed(x), ref.embed(x), rtol=1e-5, atol=1e-5)
+    # The attention still learns: its last layers get gradients from the first step.
+    net.train()
+    net(x).sum().backward()
+    grad = net.stages[2][0].attention.channel.mlp[-1].weight.grad
+    assert grad is not None and float(grad.abs().sum()) > 0
+    with pytest.raises(ModelError, match="--depth 18"):
+        network_from_torchvision(load_state(path), {**arch, "depth": 34})
+    bottleneck = {**ref.state_dict(), "layer1.0.conv3.weight": torch.zeros(1)}
+    with pytest.raises(ModelError, match="Bottleneck"):
+        network_from_torchvision(bottleneck, dict(arch))
+
+
+def test_train_from_torchvision_weights_exports_a_model_the_cell_runs(demo_images, tmp_path, capsys):
+    import onnxruntime as ort
+
+    from waste_sorting.cli import main
+    from waste_sorting.model.from_onnx import network_from_onnx
+
+    path = tmp_path / "resnet18.pth"
+    torch.save(_torchvision_resnet18().state_dict(), path)
+    out = tmp_path / "tv"
+    code = main(["train", "--data", str(demo_images), "--out", str(out), "--size", "64", "--epochs", "1",
+                 "--depth", "18", "--batch-size", "8", "--holdout", "0.25", "--quiet", "--threads", "2",
+                 "--init-torchvision", str(path)])
+    assert code == 0 and "attention starts as the identity" in capsys.readouterr().out
+    onnx_path = out / "model.onnx"
+    x = np.random.default_rng(0).normal(size=(2, 3, 64, 64)).astype(np.float32)
+    ref = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"]).run(None, {"input": x})[0]
+    net, meta = network_from_onnx(onnx_path)  # the gate scale travels in the sidecar
+    assert meta.architecture["gate_scale"] == 2.0
+    with torch.no_grad():
+        np.testing.assert_allclose(net(torch.from_numpy(x)).numpy(), ref, rtol=1e-3, atol=1e-3)

@@ -26,18 +26,19 @@ class ArchConfig:
     num_classes: int = 6
     width: int = 64
     dropout: float = 0.2
+    gate_scale: float = 1.0  # 2.0: attention gates can start as the identity (torchvision initialisation)
 
 
 class BasicBlock(nn.Module):
     """conv-bn-relu-conv-bn, attention, then the skip add and relu."""
 
-    def __init__(self, in_ch: int, out_ch: int, stride: int, attention: str) -> None:
+    def __init__(self, in_ch: int, out_ch: int, stride: int, attention: str, gate_scale: float = 1.0) -> None:
         super().__init__()
         self.conv1 = nn.Conv2d(in_ch, out_ch, 3, stride, 1, bias=False)
         self.bn1 = nn.BatchNorm2d(out_ch)
         self.conv2 = nn.Conv2d(out_ch, out_ch, 3, 1, 1, bias=False)
         self.bn2 = nn.BatchNorm2d(out_ch)
-        self.attention = make_attention(attention, out_ch)
+        self.attention = make_attention(attention, out_ch, gate_scale)
         self.relu = nn.ReLU(inplace=True)
         self.shortcut: nn.Module = nn.Identity()
         if stride != 1 or in_ch != out_ch:
@@ -74,7 +75,7 @@ class AttentionResNet(nn.Module):
             layers = []
             for b in range(blocks):
                 stride = 2 if (b == 0 and i > 0) else 1
-                layers.append(BasicBlock(in_ch, out_ch, stride, cfg.attention))
+                layers.append(BasicBlock(in_ch, out_ch, stride, cfg.attention, cfg.gate_scale))
                 in_ch = out_ch
             stages.append(nn.Sequential(*layers))
         self.stages = nn.Sequential(*stages)

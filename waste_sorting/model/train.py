@@ -28,6 +28,7 @@ from waste_sorting.data.folders import (
     list_images,
     split_images,
 )
+from waste_sorting.errors import UsageError
 from waste_sorting.inference.preprocess import IMAGENET_MEAN, IMAGENET_STD
 from waste_sorting.model.augment import BELT_HOLDOUT_VIEW, AugmentConfig
 from waste_sorting.model.backgrounds import BACKGROUND_SETS
@@ -53,6 +54,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--init-onnx", type=Path,
                    help="start from the attention-ResNet in this ONNX file (e.g. models/waste_cbam18.onnx): "
                         "no run folder needed")
+    p.add_argument("--init-torchvision", type=Path, metavar="FILE",
+                   help="start from ImageNet ResNet-18/34 weights saved from torchvision "
+                        "(torch.save(model.state_dict(), FILE)); attention starts as the identity")
     p.add_argument("--bf16", action=argparse.BooleanOptionalAction, default=False,
                    help="bfloat16 autocast for the trained network's passes (AVX512-BF16 CPUs)")
     p.add_argument("--backgrounds", default="belt", choices=tuple(BACKGROUND_SETS),
@@ -228,7 +232,18 @@ def _train(args: argparse.Namespace) -> dict[str, Any]:
     train_data, hold_data = preload(train_items), preload(hold_items)
 
     arch = _arch_dict(args, len(classes))
-    net = build_network(arch, pretrained=args.arch in TEACHER_ARCHS).to(memory_format=torch.channels_last)
+    if args.init_torchvision:
+        from waste_sorting.model.from_torchvision import load_state, network_from_torchvision
+
+        if args.arch != "attention-resnet" or args.init_from or args.init_onnx:
+            raise UsageError("--init-torchvision starts the attention-ResNet, and alone (not with "
+                             "--init-from or --init-onnx)")
+        net = network_from_torchvision(load_state(args.init_torchvision), arch)  # sets arch's gate scale
+        net = net.to(memory_format=torch.channels_last)
+        print(f"initialised from {args.init_torchvision} (torchvision layout; attention starts as the identity)",
+              flush=True)
+    else:
+        net = build_network(arch, pretrained=args.arch in TEACHER_ARCHS).to(memory_format=torch.channels_last)
     teacher: OnnxTeacher | None = None
     projector: nn.Linear | None = None
     if args.teacher:
