@@ -18,8 +18,11 @@ from typing import Any
 import numpy as np
 
 from waste_sorting import paths
-from waste_sorting.errors import WasteSortingError
+from waste_sorting.argtypes import non_negative_float, positive_float
+from waste_sorting.errors import UsageError, WasteSortingError
 from waste_sorting.evaluation.report import SimRunReport, build_sim_report, print_sim_report
+from waste_sorting.nodes.cell_params import cell_params
+from waste_sorting.params_file import check_file
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -29,9 +32,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                       help="simulated camera + controller emulator on a pty (default)")
     mode.add_argument("--hardware", dest="sim", action="store_false",
                       help="use the camera and serial port named in the params file")
-    p.add_argument("--duration", type=float, default=60.0, help="seconds of camera input (0: until Ctrl-C)")
-    p.add_argument("--belt-speed", type=float, help="belt speed (m/s) for the simulator and the tracker")
-    p.add_argument("--items-per-second", type=float, help="simulated item rate")
+    p.add_argument("--duration", type=non_negative_float, default=60.0,
+                   help="seconds of camera input (0: until Ctrl-C)")
+    p.add_argument("--belt-speed", type=positive_float, help="belt speed (m/s) for the simulator and the tracker")
+    p.add_argument("--items-per-second", type=non_negative_float, help="simulated item rate")
     p.add_argument("--images", type=Path, help="simulator image folder (default: shipped demo set)")
     p.add_argument("--model", type=Path, help="ONNX model (default: the params file's)")
     p.add_argument("--port", help="serial port of the controller (hardware mode)")
@@ -78,7 +82,8 @@ def run(args: argparse.Namespace) -> SimRunReport | None:
 
     params = args.params or paths.default_params_file()
     if not params.is_file():
-        raise SystemExit(f"params file not found: {params}")
+        raise UsageError(f"params file not found: {params}")
+    check_file(params, cell_params())  # before anything starts: a typo or a bad value is one line
     emulator = None
     port = args.port
     if args.sim:

@@ -9,13 +9,16 @@ request) with the message definitions, so `ros2 bag play` reads the result.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from rosbags.rosbag2 import Reader, StoragePlugin, Writer
+from rosbags.rosbag2 import Reader, ReaderError, StoragePlugin, Writer
 from rosbags.rosbag2.enums import CompressionFormat, CompressionMode
 from rosbags.typesys import Stores, get_typestore
+
+from waste_sorting.errors import BagError
 
 STORAGES = {"mcap": StoragePlugin.MCAP, "sqlite3": StoragePlugin.SQLITE3}
 TYPESTORE = get_typestore(Stores.ROS2_JAZZY)
@@ -95,22 +98,44 @@ class BagMessage:
         return deserialize_message(self.data, message_class(self.msgtype))
 
 
+@contextmanager
+def open_bag(path: Path) -> Iterator[Reader]:
+    """A rosbag2 reader, or a BagError that says what ``path`` is instead of a bag."""
+    path = Path(path)
+    if not path.exists():
+        raise BagError(f"{path}: no such bag (give the rosbag2 folder, the one holding metadata.yaml)")
+    if path.is_file():
+        hint = "give its folder" if path.parent.joinpath("metadata.yaml").is_file() else \
+            "a rosbag2 bag is a folder holding metadata.yaml and its storage files"
+        raise BagError(f"{path}: a file, not a bag folder ({hint})")
+    try:
+        reader = Reader(path)
+        reader.open()
+    except (ReaderError, OSError, ValueError, KeyError) as exc:
+        why = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise BagError(f"{path}: not a readable rosbag2 bag ({why})") from None
+    try:
+        yield reader
+    finally:
+        reader.close()
+
+
 def topics(path: Path) -> dict[str, str]:
     """Topic -> message type of a bag."""
-    with Reader(path) as reader:
+    with open_bag(path) as reader:
         return {c.topic: c.msgtype for c in reader.connections}
 
 
 def custom_data(path: Path) -> dict[str, str]:
     """The bag's custom metadata (rosbag2 metadata version 6 and later; empty before)."""
-    with Reader(path) as reader:
+    with open_bag(path) as reader:
         return dict(reader.storage.metadata.custom or {}) if hasattr(reader, "storage") else {}
 
 
 def read(path: Path, only: Iterable[str] | None = None) -> Iterator[BagMessage]:
     """Messages in time order, optionally only some topics."""
     wanted = set(only) if only is not None else None
-    with Reader(path) as reader:
+    with open_bag(path) as reader:
         conns = [c for c in reader.connections if wanted is None or c.topic in wanted]
         if not conns and wanted is not None:  # rosbags reads an empty list as "every topic"
             return

@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 from waste_sorting.bags import io as bagio
+from waste_sorting.errors import BagError, UsageError
 
 CLOCK_PERIOD = 0.01  # s of bag time between /clock messages when no message is due
 
@@ -50,19 +51,31 @@ def replay(bag: Path, rate: float = 1.0, loop: bool = False, topics: list[str] |
     from waste_sorting.ros.messages import to_stamp
 
     if rate <= 0:
-        raise ValueError("rate must be > 0")
+        raise UsageError("--rate must be > 0")
     remaps = remaps or {}
     types = bagio.topics(bag)
     wanted = [t for t in types if not topics or t in topics]
     if not wanted:
-        raise ValueError(f"{bag}: none of the requested topics; it has {sorted(types)}")
+        raise BagError(f"{bag}: none of the requested topics; it has {', '.join(sorted(types))}")
+    classes = {}
+    for t in wanted:
+        try:
+            classes[t] = bagio.message_class(types[t])
+        except ValueError:
+            pass
+    skipped = [t for t in wanted if t not in classes]
+    if skipped:  # as `ros2 bag play` does: say so once and play the rest
+        print(f"skipping {', '.join(f'{t} ({types[t]})' for t in skipped)}: message type not installed", flush=True)
+    wanted = [t for t in wanted if t in classes]
+    if not wanted:
+        raise BagError(f"{bag}: no topic of an installed message type to play")
     own_context = not rclpy.ok()
     if own_context:
         rclpy.init()
     node = rclpy.create_node("bag_replay")
     qos = QoSProfile(depth=100, reliability=QoSReliabilityPolicy.RELIABLE,
                      durability=QoSDurabilityPolicy.VOLATILE)
-    pubs = {t: node.create_publisher(bagio.message_class(types[t]), remaps.get(t, t), qos) for t in wanted}
+    pubs = {t: node.create_publisher(classes[t], remaps.get(t, t), qos) for t in wanted}
     clock_pub = node.create_publisher(Clock, "/clock", 10) if clock else None
     sent = 0
     try:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import time
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,7 @@ from waste_sorting.argtypes import non_negative_float, non_negative_int, positiv
 from waste_sorting.bags import messages as msgs
 from waste_sorting.bags.io import STORAGES, BagWriter
 from waste_sorting.data.photos import PHOTO_ASPECT, aspect_argument
+from waste_sorting.errors import DataError, UsageError
 from waste_sorting.simulation.belt import SUBSETS, BeltSimulator, SimConfig
 from waste_sorting.simulation.speed import SpeedProfile
 
@@ -95,8 +97,16 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                     items_per_second=args.items_per_second, touching_p=args.touching, seed=args.seed,
                     photo_aspect=args.photo_aspect, white_balance=args.white_balance,
                     motion_blur_px=args.motion_blur)
+    if args.out.exists():
+        raise UsageError(f"--out {args.out} exists; choose a new bag path (nothing was overwritten)")
     t0 = time.perf_counter()
-    meta = write_sim_bag(cfg, args.out, args.duration, args.storage, args.compress)
+    try:
+        meta = write_sim_bag(cfg, args.out, args.duration, args.storage, args.compress)
+    except BaseException as exc:  # a failed or interrupted render leaves no half-written bag behind
+        shutil.rmtree(args.out, ignore_errors=True)
+        if isinstance(exc, ValueError):
+            raise DataError(f"--images {cfg.images}: {exc}") from None
+        raise
     size = sum(f.stat().st_size for f in args.out.rglob("*") if f.is_file())
     print(f"wrote {args.out}: {meta['frames']} frames, {meta['items']} items, {size / 1e6:.0f} MB "
           f"({time.perf_counter() - t0:.1f} s)")

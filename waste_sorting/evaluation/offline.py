@@ -24,15 +24,16 @@ import numpy as np
 
 from waste_sorting import paths
 from waste_sorting.bags import io as bagio
-from waste_sorting.errors import BagError
+from waste_sorting.errors import BagError, UsageError
 from waste_sorting.evaluation.scoring import ExecutedPulse, TruthItem, hits, score
 from waste_sorting.itemlist import ItemStatus, MissReason
 from waste_sorting.nodes import actuator as actuator_node
 from waste_sorting.nodes import classifier as classifier_node
 from waste_sorting.nodes import tracker as tracker_node
+from waste_sorting.nodes.cell_params import cell_params
 from waste_sorting.nodes.classifier import _detector_parts
 from waste_sorting.nodes.tracker import _build as build_tracker_parts
-from waste_sorting.params_file import node_values
+from waste_sorting.params_file import check_file, node_values, unknown_name
 from waste_sorting.protocol.controller import ControllerCore, Pulse
 from waste_sorting.protocol.frames import Frame, FrameDecoder, MsgType, encode_frame
 from waste_sorting.scheduling.amendments import Amend, PulseBook
@@ -43,6 +44,7 @@ from waste_sorting.vision.item_detector import FrameResult, ItemDetector
 from waste_sorting.vision.segmentation import BeltSegmenter
 
 POLL_STEP = 0.005  # s: the tracker node's timer period
+IMAGE_TYPES = ("sensor_msgs/msg/Image", "sensor_msgs/msg/CompressedImage")
 PRIVATE_KEYS = ("_truth", "_timing_errors", "_pulse_speeds", "_item_classes")  # in-process results, not for the JSON
 
 
@@ -178,7 +180,7 @@ def parse_overrides(items: list[str]) -> dict[str, dict[str, Any]]:
         key, sep, value = item.partition("=")
         node, dot, name = key.partition(".")
         if not sep or not dot or node not in ("classifier", "tracker", "actuator"):
-            raise ValueError(f"override {item!r} must look like classifier|tracker|actuator.PARAM=VALUE")
+            raise UsageError(f"--set {item!r} must look like classifier|tracker|actuator.PARAM=VALUE")
         out.setdefault(node, {})[name] = yaml.safe_load(value)
     return out
 
@@ -189,6 +191,7 @@ def build_cell(params_file: Path, model: Path | None, overrides: dict[str, dict[
     from waste_sorting.inference.classifier import ImageClassifier
 
     overrides = overrides or {}
+    check_file(params_file, cell_params())
     cv = node_values(params_file, "classifier", classifier_node.PARAMS, overrides.get("classifier"))
     tv = node_values(params_file, "tracker", tracker_node.PARAMS, overrides.get("tracker"))
     av = node_values(params_file, "actuator", actuator_node.PARAMS, overrides.get("actuator"))
@@ -250,6 +253,10 @@ def bag_events(bag: Path, detector: ItemDetector, log: BagLog, image_topic: str 
     in bag order; ground truth and frame counts go to ``log``. The one way a bag is read offline."""
     from waste_sorting.ros.messages import cloud_to_items, image_to_bgr, to_sec
 
+    kinds = bagio.topics(bag)
+    if image_topic in kinds and kinds[image_topic] not in IMAGE_TYPES:
+        raise BagError(f"{bag}: {image_topic} holds {kinds[image_topic]}, not images "
+                       f"({' or '.join(IMAGE_TYPES)}); give --image-topic")
     for m in bagio.read(bag, {image_topic, encoder_topic, truth_topic}):
         msg = m.deserialize()
         if m.topic == image_topic:
@@ -270,8 +277,7 @@ def bag_events(bag: Path, detector: ItemDetector, log: BagLog, image_topic: str 
             for rec in cloud_to_items(msg):
                 log.truth_samples[int(rec["item_id"])].append((float(rec["stamp"]), rec))
     if not log.frames:
-        images = sorted(t for t, kind in bagio.topics(bag).items() if kind.startswith("sensor_msgs/msg/") and
-                        kind.endswith("Image"))
+        images = sorted(t for t, kind in kinds.items() if kind in IMAGE_TYPES)
         raise BagError(f"{bag}: no images on {image_topic}; "
                        + (f"this bag has images on {', '.join(images)} (give --image-topic)" if images
                           else "this bag has no image topic"))
@@ -319,10 +325,10 @@ def sweep(bag: Path, param: str, values: list[Any], params_file: Path | None = N
     overrides = overrides or {}
     node, _, name = param.partition(".")
     if node not in ("classifier", "tracker", "actuator") or not name:
-        raise ValueError(f"sweep {param!r} must look like classifier|tracker|actuator.PARAM")
+        raise UsageError(f"--sweep {param!r} must look like classifier|tracker|actuator.PARAM")
     base, current = build_cell(params_file, model, overrides)
     if name not in current[node]:
-        raise ValueError(f"{node} has no parameter {name!r}")
+        raise unknown_name("--sweep", node, name, list(current[node]))
     log = read_bag(bag, base.detector, **topics) if node != "classifier" else None
     runs = []
     for value in values:

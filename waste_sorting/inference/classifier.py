@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
+from waste_sorting.errors import ModelError
 from waste_sorting.inference.backend import Backend, BackendChoice, open_backend
 from waste_sorting.inference.metadata import ModelMetadata
 from waste_sorting.inference.preprocess import normalize_batch, prepare_images
@@ -21,12 +22,16 @@ def softmax(logits: np.ndarray) -> np.ndarray:
 class ImageClassifier:
     def __init__(self, model_path: Path, backend: str = "auto", threads: int = 0,
                  max_batch: int = 16) -> None:
-        if not Path(model_path).is_file():
-            raise FileNotFoundError(f"model file not found: {model_path}")
         self.model_path = Path(model_path)
-        self.meta = ModelMetadata.for_model(self.model_path)
+        self.meta = ModelMetadata.for_model(self.model_path)  # ModelError: missing, not ONNX, no metadata
         self.backend: Backend
-        self.backend, self.choice = open_backend(self.model_path, backend, threads)
+        try:
+            self.backend, self.choice = open_backend(self.model_path, backend, threads)
+        except ModelError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - onnxruntime's InvalidProtobuf, Fail, ... and TensorRT's
+            raise ModelError(f"{self.model_path}: the {backend} backend cannot load it "
+                             f"({str(exc).splitlines()[0][:200]})") from None
         self.max_batch = max_batch
 
     @property

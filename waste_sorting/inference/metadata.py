@@ -11,6 +11,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from waste_sorting.errors import ModelError
+
 
 def sidecar_path(onnx_path: Path) -> Path:
     return onnx_path.with_suffix(".json")
@@ -53,19 +55,28 @@ class ModelMetadata:
         known = {k: data[k] for k in cls.__dataclass_fields__ if k in data}
         missing = {"classes", "input_size", "mean", "std"} - known.keys()
         if missing:
-            raise ValueError(f"model metadata lacks {sorted(missing)}")
+            raise ModelError(f"model metadata lacks {sorted(missing)}")
         return cls(**known)
 
     @classmethod
     def for_model(cls, onnx_path: Path) -> ModelMetadata:
         """Read the sidecar JSON, or the copy embedded in the ONNX file when it is missing."""
         side = sidecar_path(onnx_path)
-        if side.exists():
-            return cls.from_dict(json.loads(side.read_text()))
-        import onnx
+        if not Path(onnx_path).is_file():
+            raise ModelError(f"model file not found: {onnx_path} (the shipped one is models/waste_cbam18.onnx)")
+        try:
+            if side.exists():
+                return cls.from_dict(json.loads(side.read_text()))
+            import onnx
 
-        model = onnx.load(str(onnx_path), load_external_data=False)
+            model = onnx.load(str(onnx_path), load_external_data=False)
+        except ModelError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - JSON, protobuf DecodeError, I/O: all one answer
+            what = side.name if side.exists() else "the ONNX file"
+            raise ModelError(f"{onnx_path}: cannot read {what} ({type(exc).__name__}); is it a model "
+                             "exported by `waste-sorting export` or `adapt`?") from None
         for prop in model.metadata_props:
             if prop.key == "waste_sorting":
                 return cls.from_dict(json.loads(prop.value))
-        raise ValueError(f"{onnx_path}: no sidecar {side.name} and no embedded waste_sorting metadata")
+        raise ModelError(f"{onnx_path}: no sidecar {side.name} and no embedded waste_sorting metadata")

@@ -184,6 +184,9 @@ class Actuator(Node):
 
     def destroy_node(self) -> None:
         """Disarm the controller (every valve closed, queued pulses dropped) before the link goes."""
+        if getattr(self, "link", None) is None:  # a refused parameter stopped __init__ before the link
+            super().destroy_node()
+            return
         self.link.want_armed = False
         if self.link.connected:
             done = threading.Event()

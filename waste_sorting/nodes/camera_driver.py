@@ -124,7 +124,9 @@ class CameraDriver(Node):
                                "source": self.values["source"]})
 
     def destroy_node(self) -> None:
-        self.source.close()
+        source = getattr(self, "source", None)  # absent when a refused parameter stopped __init__
+        if source is not None:
+            source.close()
         super().destroy_node()
 
 

@@ -24,7 +24,17 @@ def to_stamp(t: float) -> Time:
 
 
 def image_to_bgr(msg: Image) -> np.ndarray:
-    """A BGR uint8 view/copy of an Image; ValueError with the reason if it cannot be one."""
+    """A BGR uint8 view/copy of an Image or a CompressedImage (JPEG, PNG); ValueError with the reason
+    if it cannot be one."""
+    if hasattr(msg, "format") and not hasattr(msg, "encoding"):  # sensor_msgs/CompressedImage
+        import cv2
+
+        img = cv2.imdecode(np.frombuffer(bytes(msg.data), np.uint8), cv2.IMREAD_COLOR)
+        if img is None:
+            raise ValueError(f"compressed image ({msg.format!r}) does not decode")
+        return img
+    if not hasattr(msg, "encoding"):
+        raise ValueError(f"a {type(msg).__name__} is not an image")
     enc = msg.encoding.lower()
     if enc not in _CHANNELS:
         raise ValueError(f"unsupported image encoding {msg.encoding!r} (want bgr8, rgb8, mono8, bgra8, rgba8)")
