@@ -1,0 +1,90 @@
+"""Bags this project did not write: written here with rosbags' own CDR serializer (not rclpy), holding a
+CompressedImage camera on a non-default topic and a /tf topic whose type is not installed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from rosbags.rosbag2 import Writer
+from rosbags.typesys import Stores, get_typestore
+
+from waste_sorting.bags import io as bagio
+from waste_sorting.bags.simbag import write_sim_bag
+from waste_sorting.cli import main
+from waste_sorting.simulation.belt import SimConfig
+from waste_sorting.simulation.speed import SpeedProfile
+
+TS = get_typestore(Stores.ROS2_JAZZY)
+
+
+def _stamp(t_ns: int):  # noqa: ANN202 - a rosbags builtin_interfaces/Time
+    Time = TS.types["builtin_interfaces/msg/Time"]
+    return Time(sec=t_ns // 10**9, nanosec=t_ns % 10**9)
+
+
+def _header(t_ns: int, frame: str):  # noqa: ANN202
+    return TS.types["std_msgs/msg/Header"](stamp=_stamp(t_ns), frame_id=frame)
+
+
+@pytest.fixture(scope="module")
+def own_and_foreign(tmp_path_factory, demo_images) -> tuple[Path, Path]:
+    root = tmp_path_factory.mktemp("foreign")
+    own = root / "own"
+    write_sim_bag(SimConfig(images=demo_images, speed=SpeedProfile.constant(2.0), items_per_second=2.0, seed=7),
+                  own, duration=6.0)
+    foreign = root / "foreign"
+    Compressed = TS.types["sensor_msgs/msg/CompressedImage"]
+    TFMessage = TS.types["tf2_msgs/msg/TFMessage"]
+    with Writer(foreign, version=8) as w:
+        cam = w.add_connection("/cam0/image_raw", Compressed.__msgtype__, typestore=TS)
+        tf = w.add_connection("/tf", TFMessage.__msgtype__, typestore=TS)
+        raw: dict[str, object] = {}
+        for m in bagio.read(own, ["/camera/image_raw", "/belt/encoder", "/sim/ground_truth"]):
+            if m.topic == "/camera/image_raw":
+                img = TS.deserialize_cdr(m.data, m.msgtype)
+                bgr = np.frombuffer(img.data, np.uint8).reshape(img.height, img.width, 3)
+                ok, jpeg = cv2.imencode(".jpg", bgr, [cv2.IMWRITE_JPEG_QUALITY, 95])
+                assert ok
+                t = img.header.stamp.sec * 10**9 + img.header.stamp.nanosec
+                msg = Compressed(header=_header(t, "cam0"), format="jpeg", data=np.frombuffer(jpeg, np.uint8))
+                w.write(cam, m.t_ns, TS.serialize_cdr(msg, Compressed.__msgtype__))
+                w.write(tf, m.t_ns, TS.serialize_cdr(TFMessage(transforms=[]), TFMessage.__msgtype__))
+            else:  # encoder and truth as they are, under the writer's own connections
+                if m.topic not in raw:
+                    raw[m.topic] = w.add_connection(m.topic, m.msgtype, typestore=TS)
+                w.write(raw[m.topic], m.t_ns, m.data)
+    return own, foreign
+
+
+def test_evaluate_scores_a_compressed_camera_on_another_topic_beside_an_unknown_type(own_and_foreign, capsys):
+    import json
+
+    own, foreign = own_and_foreign
+    assert main(["evaluate", str(own), "--json", str(own.parent / "own.json")]) == 0
+    assert main(["evaluate", str(foreign), "--image-topic", "/cam0/image_raw",
+                 "--json", str(own.parent / "foreign.json")]) == 0
+    a = json.loads((own.parent / "own.json").read_text())
+    b = json.loads((own.parent / "foreign.json").read_text())
+    assert b["frames"] == a["frames"] and b["rejected_frames"] == 0
+    assert b["items"] == a["items"] and b["detection_recall"] >= a["detection_recall"] - 0.1
+    assert abs(b["classification_accuracy"] - a["classification_accuracy"]) <= 0.25  # JPEG, same items
+    capsys.readouterr()
+    assert main(["evaluate", str(foreign)]) == 1
+    err = capsys.readouterr().err
+    assert "no images on /camera/image_raw; this bag has images on /cam0/image_raw" in err
+    assert main(["evaluate", str(foreign), "--image-topic", "/tf"]) == 1
+    assert "/tf holds tf2_msgs/msg/TFMessage, not images" in capsys.readouterr().err
+
+
+def test_replay_plays_what_it_can_and_names_what_it_skips(own_and_foreign, capsys):
+    from waste_sorting.bags.replay import replay
+
+    _own, foreign = own_and_foreign
+    sent = replay(foreign, rate=20.0, start_delay=0.0)
+    out = capsys.readouterr().out
+    assert "skipping /tf (tf2_msgs/msg/TFMessage): message type not installed" in out
+    frames = sum(1 for m in bagio.read(foreign, ["/cam0/image_raw", "/belt/encoder", "/sim/ground_truth"]))
+    assert sent >= frames
