@@ -88,3 +88,38 @@ def test_replay_plays_what_it_can_and_names_what_it_skips(own_and_foreign, capsy
     assert "skipping /tf (tf2_msgs/msg/TFMessage): message type not installed" in out
     frames = sum(1 for m in bagio.read(foreign, ["/cam0/image_raw", "/belt/encoder", "/sim/ground_truth"]))
     assert sent >= frames
+
+
+def test_ground_truth_is_scored_by_class_name_not_by_the_folders_order(demo_images, tmp_path, capsys):
+    import json
+    import shutil
+
+    images = tmp_path / "some"
+    images.mkdir()
+    for c in ("glass", "metal", "plastic", "trash"):  # the sim numbers these 0..3
+        (images / c).symlink_to(demo_images / c, target_is_directory=True)
+    bag = tmp_path / "bag"
+    write_sim_bag(SimConfig(images=images, speed=SpeedProfile.constant(2.0), items_per_second=2.0, seed=2),
+                  bag, duration=6.0)
+    out = tmp_path / "r.json"
+    assert main(["evaluate", str(bag), "--json", str(out)]) == 0
+    r = json.loads(out.read_text())
+    seen = {k for k, v in r["per_class_accuracy"].items() if v is not None}
+    assert seen and seen <= {"glass", "metal", "plastic", "trash"}, r["per_class_accuracy"]
+    assert r["recovery"]["cardboard"] is None  # no cardboard on this belt, whatever index 0 means
+
+    other = tmp_path / "other"
+    (other / "glass").mkdir(parents=True)
+    (other / "textile").mkdir()
+    for f in sorted((demo_images / "glass").iterdir())[:4]:
+        shutil.copy(f, other / "glass" / f.name)
+    for f in sorted((demo_images / "trash").iterdir())[:4]:
+        shutil.copy(f, other / "textile" / f.name)
+    bag2 = tmp_path / "bag2"
+    write_sim_bag(SimConfig(images=other, speed=SpeedProfile.constant(2.0), items_per_second=2.0, seed=2),
+                  bag2, duration=6.0)
+    capsys.readouterr()
+    assert main(["evaluate", str(bag2)]) == 1
+    assert "ground truth has class textile that the model does not know" in capsys.readouterr().err
+    assert main(["evaluate", str(bag2), "--unknown-class-as", "trash", "--json", str(out)]) == 0
+    assert json.loads(out.read_text())["per_class_accuracy"]["trash"] is not None

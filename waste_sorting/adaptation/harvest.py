@@ -9,7 +9,6 @@ disputed (its sightings disagree) first, then least confident.
 
 from __future__ import annotations
 
-import json
 import sys
 from collections import defaultdict
 from collections.abc import Sequence
@@ -64,15 +63,6 @@ class HarvestedItem:
         return len({int(np.argmax(s.probs)) for s in self.sightings}) > 1
 
 
-def bag_class_names(bag: Path) -> list[str] | None:
-    """The class names a simulated bag's ground-truth ids refer to (its custom metadata), if it says."""
-    raw = bagio.custom_data(bag).get("waste_sorting.sim")
-    if not raw:
-        return None
-    classes = json.loads(raw).get("classes")
-    return list(classes) if classes else None
-
-
 def _context(image: np.ndarray, blob: object) -> np.ndarray:
     left, top, side = square_box(blob.x0, blob.y0, blob.x1, blob.y1, CONTEXT_MARGIN)  # type: ignore[attr-defined]
     return crop_square(image, left, top, side, CONTEXT_PX)
@@ -109,7 +99,7 @@ def harvest_bag(bag: Path, params_file: Path, model: Path | None, topics: dict[s
         bar.close()
     truth = truth_items(log.truth_samples, cell.tracker.cfg.view_x_max)
     if truth:
-        names = bag_class_names(bag) or classes
+        names = bagio.truth_class_names(bag) or classes
         for item in items.values():
             first = item.sightings[0]
             hit = nearest_truth(truth, first.stamp, first.x, first.y)

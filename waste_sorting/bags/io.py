@@ -132,6 +132,15 @@ def custom_data(path: Path) -> dict[str, str]:
         return dict(reader.storage.metadata.custom or {}) if hasattr(reader, "storage") else {}
 
 
+def truth_class_names(path: Path) -> list[str] | None:
+    """The class names a simulated bag's ground-truth ids refer to (its custom metadata), if it says."""
+    import json
+
+    raw = custom_data(path).get("waste_sorting.sim")
+    classes = json.loads(raw).get("classes") if raw else None
+    return list(classes) if classes else None
+
+
 def read(path: Path, only: Iterable[str] | None = None) -> Iterator[BagMessage]:
     """Messages in time order, optionally only some topics."""
     wanted = set(only) if only is not None else None

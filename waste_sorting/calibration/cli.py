@@ -105,10 +105,9 @@ def _ejectors(args: argparse.Namespace) -> int:
 
 def _thresholds(args: argparse.Namespace) -> int:
     from waste_sorting import paths
-    from waste_sorting.adaptation.harvest import bag_class_names
     from waste_sorting.adaptation.thresholds import choose_floors, plot_frontier, table_from_cell, write_params
     from waste_sorting.errors import UsageError
-    from waste_sorting.evaluation.offline import build_cell, read_bag, run_cell, truth_items
+    from waste_sorting.evaluation.offline import build_cell, cell_truth, read_bag, run_cell
 
     if not 0 < args.purity <= 1:
         raise UsageError(f"--purity {args.purity}: give a share between 0 and 1, e.g. 0.95")
@@ -116,14 +115,12 @@ def _thresholds(args: argparse.Namespace) -> int:
     cell, values = build_cell(params, args.model)
     log = read_bag(args.bag, cell.detector)
     before = run_cell(args.bag, cell, log)
-    truth = truth_items(log.truth_samples, cell.tracker.cfg.view_x_max)
+    truth = cell_truth(args.bag, log, cell)
     if not truth:
         print(f"{args.bag}: no ground truth: floors need items of known class", file=sys.stderr)
         return 2
     classes = cell.detector.classifier.classes
-    names = bag_class_names(args.bag) or classes
-    table = table_from_cell(cell.decisions, truth, [classes.index(n) if n in classes else -1 for n in names],
-                            len(classes))
+    table = table_from_cell(cell.decisions, truth, list(range(len(classes))), len(classes))
     tv = values["tracker"]
     floors = choose_floors(table, classes, list(tv["bin_classes"]), args.purity, list(tv["bin_min_confidence"]),
                            args.z)

@@ -24,7 +24,7 @@ import numpy as np
 
 from waste_sorting import paths
 from waste_sorting.bags import io as bagio
-from waste_sorting.errors import BagError, UsageError
+from waste_sorting.errors import BagError, DataError, UsageError
 from waste_sorting.evaluation.scoring import ExecutedPulse, TruthItem, hits, score
 from waste_sorting.itemlist import ItemStatus, MissReason
 from waste_sorting.nodes import actuator as actuator_node
@@ -53,6 +53,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--params", type=Path, default=None, help="params file (default: config/sorting_cell.yaml)")
     p.add_argument("--model", type=Path, default=None, help="ONNX model (default: the params file's)")
     p.add_argument("--json", type=Path, help="write the scores as JSON")
+    p.add_argument("--unknown-class-as", metavar="CLASS",
+                   help="score ground-truth items of a class the model lacks as this class (e.g. trash)")
     p.add_argument("--compare", type=Path, nargs=2, metavar=("A.onnx", "B.onnx"),
                    help="score two models on the same bag, side by side, with the items they disagree on")
     p.add_argument("--plots", type=Path, help="write PNG plots into this folder")
@@ -235,6 +237,7 @@ class BagLog:
     rejected: int = 0
     frame_seconds: list[float] = field(default_factory=list)
     wall_seconds: float = 0.0
+    unknown_class_as: str | None = None  # the model class a ground-truth class it lacks is scored as
 
 
 @dataclass
@@ -284,9 +287,10 @@ def bag_events(bag: Path, detector: ItemDetector, log: BagLog, image_topic: str 
 
 
 def read_bag(bag: Path, detector: ItemDetector, image_topic: str = "/camera/image_raw",
-             encoder_topic: str = "/belt/encoder", truth_topic: str = "/sim/ground_truth") -> BagLog:
+             encoder_topic: str = "/belt/encoder", truth_topic: str = "/sim/ground_truth",
+             unknown_class_as: str | None = None) -> BagLog:
     """Detect and classify every frame of a bag (the expensive part of an evaluation), once."""
-    log = BagLog()
+    log = BagLog(unknown_class_as=unknown_class_as)
     wall0 = time.perf_counter()
     for event in bag_events(bag, detector, log, image_topic, encoder_topic, truth_topic):
         if isinstance(event, FrameEvent):
@@ -295,6 +299,24 @@ def read_bag(bag: Path, detector: ItemDetector, image_topic: str = "/camera/imag
             log.events.append(("encoder", *event))
     log.wall_seconds = time.perf_counter() - wall0
     return log
+
+
+def cell_truth(bag: Path, log: BagLog, cell: OfflineCell) -> list[TruthItem]:
+    """The bag's ground truth with class ids of the model: a simulated bag numbers its classes by the
+    folder's names (its metadata lists them), which need not be the model's classes or order."""
+    truth = truth_items(log.truth_samples, cell.tracker.cfg.view_x_max)
+    names = bagio.truth_class_names(bag) if truth else None
+    classes = cell.detector.classifier.classes if cell.detector.classifier else []
+    if not names or names == classes:
+        return truth
+    unknown = sorted({names[it.class_id] for it in truth if names[it.class_id] not in classes})
+    if unknown and log.unknown_class_as is None:
+        raise DataError(f"{bag}: ground truth has class {', '.join(unknown)} that the model does not know "
+                        f"({', '.join(classes)}); score it as one of them with --unknown-class-as CLASS")
+    if log.unknown_class_as is not None and log.unknown_class_as not in classes:
+        raise UsageError(f"--unknown-class-as {log.unknown_class_as}: not a class of the model ({', '.join(classes)})")
+    index = {n: classes.index(n if n in classes else str(log.unknown_class_as)) for n in names}
+    return [dataclasses.replace(it, class_id=index[names[it.class_id]]) for it in truth]
 
 
 def nearest_truth(truth: list[TruthItem], stamp: float, x: float, y: float, tol: float = 0.06) -> TruthItem | None:
@@ -309,10 +331,10 @@ def evaluate(bag: Path, params_file: Path | None = None, model: Path | None = No
              image_topic: str = "/camera/image_raw", encoder_topic: str = "/belt/encoder",
              truth_topic: str = "/sim/ground_truth",
              overrides: dict[str, dict[str, Any]] | None = None, plant_latency: float | None = None,
-             plant_ejector_offset: float = 0.0) -> dict[str, Any]:
+             plant_ejector_offset: float = 0.0, unknown_class_as: str | None = None) -> dict[str, Any]:
     """Run and score; ``plant_*`` make the simulated valves differ from the configuration."""
     cell, _ = build_cell(params_file or paths.default_params_file(), model, overrides)
-    log = read_bag(bag, cell.detector, image_topic, encoder_topic, truth_topic)
+    log = read_bag(bag, cell.detector, image_topic, encoder_topic, truth_topic, unknown_class_as)
     return run_cell(bag, cell, log, plant_latency, plant_ejector_offset)
 
 
@@ -381,7 +403,7 @@ def run_cell(bag: Path, cell: OfflineCell, log: BagLog, plant_latency: float | N
     bin_classes = list(cell.tracker.bins.ejector_class)
     base["picks_per_bin"] = {bin_classes[int(k)] if int(k) < len(bin_classes) else k: v
                              for k, v in base["picks_per_bin"].items()}
-    truth = truth_items(log.truth_samples, cell.tracker.cfg.view_x_max)
+    truth = cell_truth(bag, log, cell)
     if not truth:
         base["ground_truth"] = False
         base["note"] = "no ground truth in this bag: accuracy, purity and recovery need ground truth"
@@ -492,7 +514,8 @@ def run_compare(args: argparse.Namespace) -> dict[str, Any]:
     for model in args.compare:
         print(f"evaluating {model} ...", flush=True)
         results.append(evaluate(args.bag, args.params, model, args.image_topic, args.encoder_topic,
-                                args.truth_topic, parse_overrides(args.set)))
+                                args.truth_topic, parse_overrides(args.set),
+                                unknown_class_as=args.unknown_class_as))
     a, b = results
     if not (a.get("ground_truth") and b.get("ground_truth")):
         print("this bag has no ground truth: the models can only be compared on picks fired "
@@ -538,7 +561,8 @@ def run(args: argparse.Namespace) -> Any:
     if args.compare:
         return run_compare(args)
     result = evaluate(args.bag, args.params, args.model, args.image_topic, args.encoder_topic, args.truth_topic,
-                      parse_overrides(args.set), args.plant_latency, args.plant_ejector_offset)
+                      parse_overrides(args.set), args.plant_latency, args.plant_ejector_offset,
+                      args.unknown_class_as)
     truth = result.pop("_truth", None)
     timing = result.pop("_timing_errors", None)
     result.pop("_pulse_speeds", None)
