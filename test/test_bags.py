@@ -175,3 +175,22 @@ def test_evaluate_on_a_bag_with_another_image_topic_names_the_topics_it_has(tmp_
     err = capsys.readouterr().err
     assert "no images on /camera/image_raw; this bag has images on /cam0/image_raw (give --image-topic)" in err
     assert "Traceback" not in err
+
+
+def test_replay_then_record_keeps_every_image_frame(tmp_path, short_bag):
+    """A reliable replay is recorded reliably: every frame, not what a best-effort queue of 5 kept."""
+    import subprocess
+    import sys
+
+    from waste_sorting.bags.record import record
+
+    frames = sum(1 for _ in bagio.read(short_bag, ["/camera/image_raw"]))
+    player = subprocess.Popen([sys.executable, "-m", "waste_sorting.cli", "replay", str(short_bag), "--topics",
+                               "/camera/image_raw", "--no-clock", "--start-delay", "8"],
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        counts = record(tmp_path / "rec", ["/camera/image_raw"], duration=18.0, discovery=4.0)
+    finally:
+        out, _ = player.communicate(timeout=60)
+    assert player.returncode == 0, out
+    assert counts.get("/camera/image_raw") == frames, (counts, frames, out)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import time
 from pathlib import Path
+from typing import Any
 
 from waste_sorting.bags.io import STORAGES, BagWriter
 
@@ -22,11 +23,26 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--discovery", type=float, default=2.0, help="seconds to wait for topics to appear")
 
 
+RECORD_DEPTH = 1000  # a burst of frames waits here while the writer catches up, as in rosbag2
+
+
+def matching_qos(node: Any, topic: str) -> Any:
+    """What `ros2 bag record` does: reliable (and transient local) where every publisher offers it, so a
+    reliable camera loses nothing; best effort where any publisher is best effort, or it would not match."""
+    from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
+
+    pubs = node.get_publishers_info_by_topic(topic)
+    reliable = bool(pubs) and all(p.qos_profile.reliability == ReliabilityPolicy.RELIABLE for p in pubs)
+    latched = bool(pubs) and all(p.qos_profile.durability == DurabilityPolicy.TRANSIENT_LOCAL for p in pubs)
+    return QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=RECORD_DEPTH,
+                      reliability=ReliabilityPolicy.RELIABLE if reliable else ReliabilityPolicy.BEST_EFFORT,
+                      durability=DurabilityPolicy.TRANSIENT_LOCAL if latched else DurabilityPolicy.VOLATILE)
+
+
 def record(out: Path, topics: list[str], duration: float, storage: str = "mcap", compress: bool = False,
            discovery: float = 2.0) -> dict[str, int]:
     import rclpy
     from rclpy.executors import SingleThreadedExecutor
-    from rclpy.qos import qos_profile_sensor_data
 
     from waste_sorting.bags.io import message_class
 
@@ -57,8 +73,7 @@ def record(out: Path, topics: list[str], duration: float, storage: str = "mcap",
                 writer.write_raw(topic, mt, data, node.get_clock().now().nanoseconds)
                 counts[topic] = counts.get(topic, 0) + 1
 
-            qos = qos_profile_sensor_data if "image" in name else 100
-            node.create_subscription(cls, name, on_msg, qos, raw=True)
+            node.create_subscription(cls, name, on_msg, matching_qos(node, name), raw=True)
             subscribed.add(name)
 
     try:

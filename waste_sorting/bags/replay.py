@@ -14,15 +14,17 @@ import argparse
 import time
 from pathlib import Path
 
+from waste_sorting.argtypes import positive_float
 from waste_sorting.bags import io as bagio
 from waste_sorting.errors import BagError, UsageError
 
+ACK_WAIT_S = 2.0      # at the end, the longest wait for reliable readers to acknowledge what was sent
 CLOCK_PERIOD = 0.01  # s of bag time between /clock messages when no message is due
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("bag", type=Path)
-    p.add_argument("--rate", type=float, default=1.0, help="playback speed factor")
+    p.add_argument("--rate", type=positive_float, default=1.0, help="playback speed factor")
     p.add_argument("--loop", action="store_true", help="play again and again")
     p.add_argument("--topics", nargs="*", help="only these topics")
     p.add_argument("--remap", action="append", default=[], metavar="FROM:=TO", help="rename a topic")
@@ -35,7 +37,7 @@ def parse_remaps(items: list[str]) -> dict[str, str]:
     out = {}
     for item in items:
         if ":=" not in item:
-            raise ValueError(f"remap {item!r} must look like /from:=/to")
+            raise UsageError(f"--remap {item!r} must look like /from:=/to")
         a, b = item.split(":=", 1)
         out["/" + a.lstrip("/")] = "/" + b.lstrip("/")
     return out
@@ -45,6 +47,7 @@ def replay(bag: Path, rate: float = 1.0, loop: bool = False, topics: list[str] |
            remaps: dict[str, str] | None = None, clock: bool = True, start_delay: float = 2.0) -> int:
     """Publish the bag; returns how many messages were sent."""
     import rclpy
+    from rclpy.duration import Duration
     from rclpy.qos import QoSDurabilityPolicy, QoSProfile, QoSReliabilityPolicy
     from rosgraph_msgs.msg import Clock
 
@@ -107,6 +110,8 @@ def replay(bag: Path, rate: float = 1.0, loop: bool = False, topics: list[str] |
                 sent += 1
             if not loop:
                 break
+        for pub in pubs.values():  # reliable readers get the last messages before the writer goes
+            pub.wait_for_all_acked(Duration(seconds=ACK_WAIT_S))
     finally:
         node.destroy_node()
         if own_context:
