@@ -137,16 +137,21 @@ def run(args: argparse.Namespace) -> SimRunReport | None:
                 f"not scored: the classifier took {classifier.frames} frames from a camera that sent "
                 f"{camera.published}, so another cell on ROS_DOMAIN_ID {os.environ.get('ROS_DOMAIN_ID', '0')} fed "
                 "this one; run each cell with its own ROS_DOMAIN_ID or --namespace")
+        # The actuator disarms and closes its link first: stopping the emulator under an open link
+        # would end every normal run with "serial link lost" lines.
+        outcomes = dict(actuator.outcomes)
+        nodes.remove(actuator)
+        actuator.destroy_node()
         pulses = emulator.stop()
         report = build_sim_report(
             sim=camera.sim, t0_wall=camera.t0, wall_start=wall_start, camera_end=camera_end,
             pulses=pulses, geometry=tracker.core.geometry,
             classes=classifier.model.classes, bin_classes=list(tracker.core.bins.ejector_class),
-            decisions=tracker.core.stats.decisions, actuator_outcomes=dict(actuator.outcomes),
+            decisions=tracker.core.stats.decisions, actuator_outcomes=outcomes,
             latencies=np.array(tracker.decision_latency), valve_latency=tracker.core.geometry.latency,
             classified={classifier.model.classes[c] if c >= 0 else 'unclassified': n
                         for c, n in tracker.core.stats.classified.items()},
-            frames=camera.published, classifier_frames=classifier.frames)
+            frames=camera.published, classifier_frames=classifier.frames, decided=list(tracker.decided))
         print_sim_report(report)
         if args.json:
             args.json.write_text(json.dumps(report.as_dict(), indent=2))

@@ -25,6 +25,7 @@ import numpy as np
 from waste_sorting import paths
 from waste_sorting.bags import io as bagio
 from waste_sorting.errors import BagError, DataError, UsageError
+from waste_sorting.evaluation.accounting import match_decisions, outcome_of, print_accounting, tally
 from waste_sorting.evaluation.scoring import ExecutedPulse, TruthItem, hits, score
 from waste_sorting.itemlist import ItemStatus, MissReason
 from waste_sorting.nodes import actuator as actuator_node
@@ -419,12 +420,7 @@ def _score_against_truth(cell: OfflineCell, truth: list[TruthItem], classes: lis
     pulses = [ExecutedPulse(p.ejector, p.valve_first, p.valve_count, p.wall_time, p.duration, p.item_id)
               for p in cell.pulses]
     result = score(truth, pulses, geom, classes, bin_classes, geom.latency)  # geom: the plant's
-    # Which truth item did each decision refer to? The nearest at the decision's stamp.
-    matched: dict[int, np.void] = {}
-    for d in cell.decisions:
-        best = nearest_truth(truth, float(d["stamp"]), float(d["x"]), float(d["y"]))
-        if best is not None:
-            matched.setdefault(best.item_id, d)
+    matched = match_decisions(truth, cell.decisions)  # each truth item's decision, by position
     n = len(classes)
     cm = np.zeros((n, n + 1), np.int64)  # last column: unclassified
     for it in truth:
@@ -434,35 +430,20 @@ def _score_against_truth(cell: OfflineCell, truth: list[TruthItem], classes: lis
             cm[it.class_id, pred if 0 <= pred < n else n] += 1
     detected = len(matched)
     fired_by_item = {int(f["item_id"]): f for f in cell.fired}
-    missed = []
+    outcomes = []
     for it in truth:
-        name = classes[it.class_id] if 0 <= it.class_id < n else str(it.class_id)
-        target = bin_classes.index(name) if name in bin_classes else -1
-        got = result.bins[it.item_id]
-        if got == target:
-            continue
         d = matched.get(it.item_id)
-        if d is None:
-            reason = "not detected"
-        elif got >= 0:
-            reason = f"ended in the {bin_classes[got]} bin"
-            reason += " (wrong class)" if int(d["class_id"]) != it.class_id else " (hit by a neighbour's pulse)"
-        elif int(d["status"]) in (ItemStatus.PASSED, ItemStatus.MISSED):
-            why = MissReason(int(d["reason"]))
-            reason = why.name.lower()
-            if why == MissReason.NO_BIN and 0 <= int(d["class_id"]) < n:  # which binless class it was taken for
-                reason += f" (classified as {classes[int(d['class_id'])]})"
-        elif 0 <= int(d["class_id"]) < n and classes[int(d["class_id"])] != name:
-            reason = f"classified as {classes[int(d['class_id'])]}"
-        else:
+        fired_reason = pulse_missed = None
+        if d is not None:
             f = fired_by_item.get(int(d["item_id"]))
             if f is not None and int(f["status"]) == ItemStatus.MISSED:
-                reason = MissReason(int(f["reason"])).name.lower()
-            else:
-                pulse = next((p for p in pulses if p.item_id == int(d["item_id"])), None)
-                reason = "pulse missed the item" if pulse is not None and not hits(pulse, it, geom, geom.latency) \
-                    else "not ejected"
-        missed.append({"item_id": it.item_id, "class": name, "reason": reason})
+                fired_reason = MissReason(int(f["reason"])).name.lower()
+            pulse = next((p for p in pulses if p.item_id == int(d["item_id"])), None)
+            pulse_missed = pulse is not None and not hits(pulse, it, geom, geom.latency)
+        outcomes.append(outcome_of(it, d, result.bins[it.item_id], classes, bin_classes, fired_reason,
+                                   pulse_missed))
+    missed = [{"item_id": o.item_id, "class": o.name, "outcome": o.outcome, "reason": o.reason}
+              for o in outcomes if o.outcome not in ("sorted", "left")]
     summ = result.summary()
     return {
         "ground_truth": True,
@@ -475,7 +456,7 @@ def _score_against_truth(cell: OfflineCell, truth: list[TruthItem], classes: lis
         "right_bin": summ["right_bin"], "wrong_bin": summ["wrong_bin"], "missed_count": summ["missed"],
         "timing_error_ms": summ["timing_error_ms"], "position_error_mm": summ["position_error_mm"],
         "pulses_hit": summ["pulses_hit"], "pulses_empty": summ["pulses_empty"],
-        "missed": missed,
+        "missed": missed, "accounting": tally(outcomes, classes),
         "_timing_errors": result.timing_error_ms, "_pulse_speeds": result.pulse_speeds, "_truth": truth,
         "_item_classes": {it.item_id: (classes[int(matched[it.item_id]["class_id"])]
                                        if it.item_id in matched and 0 <= int(matched[it.item_id]["class_id"]) < n
@@ -596,6 +577,6 @@ def print_summary(r: dict[str, Any]) -> None:
     print(f"eject timing error |ms| p50 {_fmt(r['timing_error_ms']['p50'], '{:.2f}')} "
           f"p99 {_fmt(r['timing_error_ms']['p99'], '{:.2f}')}; position error |mm| "
           f"p50 {_fmt(r['position_error_mm']['p50'], '{:.2f}')} p99 {_fmt(r['position_error_mm']['p99'], '{:.2f}')}")
-    print(f"right bin {r['right_bin']}, wrong bin {r['wrong_bin']}, missed {r['missed_count']}")
+    print_accounting(r["accounting"])
     for m in r["missed"][:20]:
-        print(f"  missed item {m['item_id']} ({m['class']}): {m['reason']}")
+        print(f"  {m['outcome'].replace('_', ' ')} item {m['item_id']} ({m['class']}): {m['reason']}")

@@ -8,7 +8,8 @@ from typing import Any
 
 import numpy as np
 
-from waste_sorting.evaluation.scoring import ExecutedPulse, Score, TruthItem, score
+from waste_sorting.evaluation.accounting import match_decisions, outcome_of, print_accounting, tally
+from waste_sorting.evaluation.scoring import ExecutedPulse, Score, TruthItem, hits, score
 from waste_sorting.protocol.controller import Pulse
 from waste_sorting.scheduling.ejection import EjectorGeometry
 from waste_sorting.simulation.belt import BeltSimulator
@@ -26,9 +27,12 @@ class SimRunReport:
     frames: int
     classifier_frames: int
     classes: list[str]
+    accounting: dict[str, Any]
+    picks: list[dict[str, Any]]  # each executed pulse: run time (s), bin, item aimed at, duration
 
     def as_dict(self) -> dict[str, Any]:
         return {"items_seen": self.items_seen, "classified": self.classified, "picks_fired": self.picks_fired,
+                "accounting": self.accounting, "picks": self.picks,
                 **self.score.summary(), "per_bin": self.score.per_bin, "per_class": self.score.per_class,
                 "decisions": self.decisions, "actuator": self.actuator, "latency_ms": self.latency_ms,
                 "camera_frames": self.frames, "classifier_frames": self.classifier_frames}
@@ -51,7 +55,7 @@ def build_sim_report(sim: BeltSimulator, t0_wall: float, wall_start: float, came
                      pulses: list[Pulse], geometry: EjectorGeometry, classes: list[str],
                      bin_classes: list[str], decisions: Counter, actuator_outcomes: dict[str, int],
                      latencies: np.ndarray, valve_latency: float, classified: dict[str, int], frames: int,
-                     classifier_frames: int) -> SimRunReport:
+                     classifier_frames: int, decided: list[np.void] | None = None) -> SimRunReport:
     t_end = camera_end - t0_wall
     # Items must have been fully visible while the camera ran: spawned early enough to cross the view.
     view_time = sim.view_length / max(sim.cfg.speed.speed(t_end), 0.1)
@@ -59,13 +63,23 @@ def build_sim_report(sim: BeltSimulator, t0_wall: float, wall_start: float, came
     executed = [ExecutedPulse(p.ejector, p.valve_first, p.valve_count, p.wall_time - t0_wall, p.duration,
                               p.item_id) for p in pulses]
     result = score(truth, executed, geometry, classes, bin_classes, valve_latency)
+    matched = match_decisions(truth, list(decided or []), stamp_offset=t0_wall)
+    outcomes = []
+    for it in truth:
+        d = matched.get(it.item_id)
+        pulse = next((p for p in executed if d is not None and p.item_id == int(d["item_id"])), None)
+        missed_pulse = None if pulse is None else not hits(pulse, it, geometry, valve_latency)
+        outcomes.append(outcome_of(it, d, result.bins[it.item_id], classes, bin_classes, None, missed_pulse))
     lat = latencies * 1e3
     return SimRunReport(
         items_seen=len(truth), classified=classified, picks_fired=len(pulses), score=result,
         decisions={f"{s}/{r}": n for (s, r), n in sorted(decisions.items())}, actuator=actuator_outcomes,
         latency_ms={"p50": float(np.percentile(lat, 50)) if lat.size else None,
                     "p99": float(np.percentile(lat, 99)) if lat.size else None},
-        frames=frames, classifier_frames=classifier_frames, classes=classes)
+        frames=frames, classifier_frames=classifier_frames, classes=classes, accounting=tally(outcomes, classes),
+        picks=[{"t": round(p.t_open, 4), "bin": bin_classes[p.ejector] if p.ejector < len(bin_classes) else p.ejector,
+                "item_id": p.item_id, "duration": round(p.duration, 4)}
+               for p in sorted(executed, key=lambda p: p.t_open)])
 
 
 def _f(v: float | None, fmt: str = "{:.3f}") -> str:
@@ -77,12 +91,11 @@ def print_sim_report(r: SimRunReport) -> None:
     print("\n=== waste_sorting: simulated run report ===")
     print(f"camera frames {r.frames}, frames classified {r.classifier_frames}")
     print(f"items seen (ground truth): {r.items_seen}")
-    print("classified per class (tracker's fused decision): " +
+    print("tracks classified per class (tracker's fused decision): " +
           ", ".join(f"{k} {v}" for k, v in sorted(r.classified.items())))
     print(f"picks fired (pulses executed by the controller): {r.picks_fired} "
           f"({s.pulses_hit} hit an item, {s.pulses_empty} hit nothing)")
-    print(f"items in the right bin {s.right}, wrong bin {s.wrong}, missed {s.missed}, "
-          f"residue (correctly not sorted) {s.residue_correct}")
+    print_accounting(r.accounting)
     print("decisions: " + ", ".join(f"{k} {v}" for k, v in r.decisions.items()))
     print("actuator: " + ", ".join(f"{k} {v}" for k, v in sorted(r.actuator.items())))
     print(f"{'bin':12s} {'items':>6s} {'purity':>8s}    {'class':12s} {'items':>6s} {'recovery':>9s}")

@@ -93,6 +93,7 @@ class Tracker(Node):
         self._last_markers = 0.0
         self.diag = Diagnostics(self)
         self.decision_latency: deque[float] = deque(maxlen=HISTORY)
+        self.decided: deque[np.void] = deque(maxlen=HISTORY)  # the last decisions, for the run's report
         self.bad_messages = 0
         self._last_diag = time.monotonic()
         self._started = False
@@ -159,6 +160,7 @@ class Tracker(Node):
             if decided:
                 self.decided_pub.publish(items_to_cloud(np.stack([d.record for d in decided]), stamp))
                 self.decision_latency.extend(d.latency for d in decided)
+                self.decided.extend(d.record for d in decided)
         if time.monotonic() - self._last_diag > 1.0:
             self._last_diag = time.monotonic()
             self._publish_status(now)

@@ -10,6 +10,7 @@ wins), so link latency and jitter do not move the pulse.
 from __future__ import annotations
 
 import itertools
+import math
 import select
 import threading
 import time
@@ -35,6 +36,7 @@ from waste_sorting.protocol.frames import (
 )
 
 WRITE_TIMEOUT = 0.1  # s a frame may wait for the port to take it before the link counts as lost
+UNAVAILABLE_REPEAT_S = 30.0  # how often a port that stays away is logged again
 
 
 def write_all(port: serial.Serial, data: bytes, timeout: float) -> None:
@@ -119,6 +121,7 @@ class ControllerLink:
         self._last_rx = 0.0
         self._boot_id: int | None = None
         self._stop = threading.Event()
+        self._unavailable_logged = -math.inf
         self._threads: list[threading.Thread] = []
         self.on_controller_restart: Callable[[], None] | None = None
         #: Whether the host wants the controller armed; the heartbeat ACK reports its actual
@@ -211,13 +214,19 @@ class ControllerLink:
             # Non-blocking writes (write_timeout=0); `write_all` waits for the port itself.
             self._serial = serial.Serial(self.cfg.port, self.cfg.baudrate, timeout=0.01, write_timeout=0)
         except (serial.SerialException, OSError) as exc:
-            self.log(f"serial port {self.cfg.port} unavailable: {exc}")
+            # Once, then every UNAVAILABLE_REPEAT_S while it stays away: not one line per retry.
+            now = time.monotonic()
+            if now - self._unavailable_logged >= UNAVAILABLE_REPEAT_S:
+                self._unavailable_logged = now
+                self.log(f"serial port {self.cfg.port} unavailable: {exc} (retrying; picks are missed "
+                         "with LINK_DOWN until it answers)")
             self._serial = None
             return False
         self._decoder = FrameDecoder()
         self._sync.clear()
         self.controller_armed = None  # unknown until this controller's first heartbeat ACK
         self._last_rx = time.monotonic()
+        self._unavailable_logged = -math.inf
         self.log(f"serial port {self.cfg.port} open")
         self._ping()
         return True
@@ -225,7 +234,7 @@ class ControllerLink:
     def _drop_port(self, why: str) -> None:
         port, self._serial = self._serial, None
         if port is not None:
-            self.log(f"serial link lost ({why})")
+            self.log("serial link closed" if self._stop.is_set() else f"serial link lost ({why})")
             try:
                 port.close()
             except (serial.SerialException, OSError):
