@@ -129,7 +129,12 @@ def run(args: argparse.Namespace) -> SimRunReport | None:
         # Let callbacks in flight finish before the nodes are destroyed under them.
         if not cell.shutdown(timeout_sec=10.0):
             print("warning: node callbacks still running 10 s after shutdown was requested")
-        if not args.sim:
+        if not args.sim:  # no ground truth to score: say what the cell did
+            decisions = ", ".join(f"{st}/{r} {n}" for (st, r), n in sorted(tracker.core.stats.decisions.items()))
+            print(f"\n=== waste_sorting: run summary (hardware, no ground truth) ===\n"
+                  f"camera frames {camera.published}, frames classified {classifier.frames}\n"
+                  f"decisions: {decisions or 'none'}\n"
+                  "actuator: " + (", ".join(f"{k} {v}" for k, v in sorted(actuator.outcomes.items())) or "no picks"))
             return None
         assert emulator is not None and camera.sim is not None and camera.t0 is not None
         if classifier.frames > camera.published:
