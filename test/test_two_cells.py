@@ -55,4 +55,9 @@ def test_two_cells_in_two_namespaces_score_as_if_alone(tmp_path):
     assert a["items_seen"] > 0 and abs(a["items_seen"] - b["items_seen"]) <= max(3, 0.2 * a["items_seen"]), \
         (a["items_seen"], b["items_seen"])
     assert a["pulses_empty"] <= 2 and b["pulses_empty"] <= 2, (a["pulses_empty"], b["pulses_empty"])
-    assert abs(a["right_bin"] - b["right_bin"]) <= max(3, 0.25 * a["items_seen"])
+    # Mixed cells show as pulses on empty belt (40 of 74 in the report that found it) and frames from the
+    # other camera; how many items each sorts right also depends on how the two share 2 cores, so that
+    # figure only has to be of the same order.
+    for r in (a, b):
+        assert r["pulses_hit"] >= r["picks_fired"] - 2, r
+    assert abs(a["right_bin"] - b["right_bin"]) <= max(4, 0.5 * a["items_seen"]), (a["right_bin"], b["right_bin"])
