@@ -17,9 +17,9 @@ from pathlib import Path
 
 import numpy as np
 
-from waste_sorting.bags import io as bagio
 from waste_sorting.errors import BagError
-from waste_sorting.evaluation.offline import BagLog, FrameEvent, bag_events, build_cell, nearest_truth, truth_items
+from waste_sorting.evaluation.offline import BagLog, FrameEvent, bag_events, build_cell, cell_truth
+from waste_sorting.evaluation.scoring import nearest_truth
 from waste_sorting.inference.preprocess import crop_square, square_box
 
 CONTEXT_MARGIN = 2.2   # the context crop's side, in item extents: enough belt around it to judge
@@ -97,14 +97,12 @@ def harvest_bag(bag: Path, params_file: Path, model: Path | None, topics: dict[s
                                            res.crops[k], _context(event.image, res.blobs[i])))
     if bar is not None:
         bar.close()
-    truth = truth_items(log.truth_samples, cell.tracker.cfg.view_x_max)
-    if truth:
-        names = bagio.truth_class_names(bag) or classes
-        for item in items.values():
-            first = item.sightings[0]
-            hit = nearest_truth(truth, first.stamp, first.x, first.y)
-            if hit is not None and 0 <= hit.class_id < len(names):
-                item.truth = names[hit.class_id]
+    truth = cell_truth(bag, log, cell)  # class ids of the model, mapped by name
+    for item in items.values():
+        first = item.sightings[0]
+        hit = nearest_truth(truth, first.stamp, first.x, first.y)
+        if hit is not None and 0 <= hit.class_id < len(classes):
+            item.truth = classes[hit.class_id]
     return list(items.values()), classes
 
 

@@ -82,29 +82,18 @@ def choose_floors(table: ScoreTable, classes: list[str], bin_classes: list[str],
     return out
 
 
-def table_from_cell(decisions: list[np.void], truth: list[Any], truth_class: list[int], n_classes: int
-                    ) -> ScoreTable:
-    """The score table of an offline run: ``truth_class`` maps a truth item's class id to a model class."""
-    from waste_sorting.evaluation.offline import nearest_truth
+def table_from_cell(decisions: list[np.void], truth: list[Any], n_classes: int) -> ScoreTable:
+    """The score table of an offline run; ``truth`` carries the model's class ids (``cell_truth``)."""
+    from waste_sorting.evaluation.accounting import match_decisions
 
-    counts = np.zeros(n_classes, np.int64)
-    for it in truth:
-        c = truth_class[it.class_id] if 0 <= it.class_id < len(truth_class) else -1
-        if c >= 0:
-            counts[c] += 1
-    seen: set[int] = set()
-    rows = []
-    for d in decisions:
-        if int(d["status"]) == ItemStatus.MISSED and not 0 <= int(d["class_id"]) < n_classes:
-            continue
-        hit = nearest_truth(truth, float(d["stamp"]), float(d["x"]), float(d["y"]))
-        if hit is None or hit.item_id in seen:
-            continue
-        seen.add(hit.item_id)
-        c = truth_class[hit.class_id] if 0 <= hit.class_id < len(truth_class) else -1
-        rows.append((int(d["class_id"]), float(d["confidence"]), c))
+    counts = np.bincount([it.class_id for it in truth if 0 <= it.class_id < n_classes], minlength=n_classes)
+    classified = [d for d in decisions
+                  if not (int(d["status"]) == ItemStatus.MISSED and not 0 <= int(d["class_id"]) < n_classes)]
+    matched = match_decisions(truth, classified)
+    rows = [(int(matched[it.item_id]["class_id"]), float(matched[it.item_id]["confidence"]), it.class_id)
+            for it in truth if it.item_id in matched]
     arr = np.array(rows, float).reshape(-1, 3)
-    return ScoreTable(arr[:, 0].astype(int), arr[:, 1], arr[:, 2].astype(int), counts)
+    return ScoreTable(arr[:, 0].astype(int), arr[:, 1], arr[:, 2].astype(int), counts.astype(np.int64))
 
 
 def plot_frontier(path: Path, table: ScoreTable, classes: list[str], bin_classes: list[str],

@@ -120,7 +120,7 @@ def _thresholds(args: argparse.Namespace) -> int:
         print(f"{args.bag}: no ground truth: floors need items of known class", file=sys.stderr)
         return 2
     classes = cell.detector.classifier.classes
-    table = table_from_cell(cell.decisions, truth, list(range(len(classes))), len(classes))
+    table = table_from_cell(cell.decisions, truth, len(classes))
     tv = values["tracker"]
     floors = choose_floors(table, classes, list(tv["bin_classes"]), args.purity, list(tv["bin_min_confidence"]),
                            args.z)

@@ -18,8 +18,9 @@ from typing import Any
 
 import numpy as np
 
-from waste_sorting.evaluation.scoring import RESIDUE, TruthItem
+from waste_sorting.evaluation.scoring import RESIDUE, ExecutedPulse, TruthItem, hits, nearest_truth
 from waste_sorting.itemlist import ItemStatus, MissReason
+from waste_sorting.scheduling.ejection import EjectorGeometry
 
 OUTCOMES = ("sorted", "wrong_bin", "left", "passed", "missed")
 
@@ -70,14 +71,31 @@ def match_decisions(truth: list[TruthItem], decisions: list[np.void], stamp_offs
                     ) -> dict[int, np.void]:
     """Each truth item's decision: the first decided record at its position (``stamp - stamp_offset``
     is the truth's clock)."""
-    from waste_sorting.evaluation.offline import nearest_truth
-
     matched: dict[int, np.void] = {}
     for d in decisions:
         best = nearest_truth(truth, float(d["stamp"]) - stamp_offset, float(d["x"]), float(d["y"]))
         if best is not None:
             matched.setdefault(best.item_id, d)
     return matched
+
+
+def account(truth: list[TruthItem], matched: dict[int, np.void], bins: dict[int, int],
+            pulses: list[ExecutedPulse], geom: EjectorGeometry, classes: list[str], bin_classes: list[str],
+            refused: dict[int, str] | None = None) -> list[ItemOutcome]:
+    """Every truth item's outcome: ``matched`` its decision, ``bins`` where the physics put it, ``pulses``
+    what the controller executed (``geom`` the plant's), ``refused`` track id -> why its command failed."""
+    first_pulse: dict[int, ExecutedPulse] = {}
+    for p in pulses:
+        first_pulse.setdefault(p.item_id, p)
+    out = []
+    for it in truth:
+        d = matched.get(it.item_id)
+        track = int(d["item_id"]) if d is not None else None
+        pulse = first_pulse.get(track) if track is not None else None
+        missed_pulse = None if pulse is None else not hits(pulse, it, geom, geom.latency)
+        out.append(outcome_of(it, d, bins[it.item_id], classes, bin_classes,
+                              (refused or {}).get(track) if track is not None else None, missed_pulse))
+    return out
 
 
 def _kind_of(o: ItemOutcome) -> str:

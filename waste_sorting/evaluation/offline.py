@@ -25,8 +25,8 @@ import numpy as np
 from waste_sorting import paths
 from waste_sorting.bags import io as bagio
 from waste_sorting.errors import BagError, DataError, UsageError
-from waste_sorting.evaluation.accounting import match_decisions, outcome_of, print_accounting, tally
-from waste_sorting.evaluation.scoring import ExecutedPulse, TruthItem, hits, score
+from waste_sorting.evaluation.accounting import account, match_decisions, print_accounting, tally
+from waste_sorting.evaluation.scoring import ExecutedPulse, TruthItem, score
 from waste_sorting.itemlist import ItemStatus, MissReason
 from waste_sorting.nodes import actuator as actuator_node
 from waste_sorting.nodes import classifier as classifier_node
@@ -320,14 +320,6 @@ def cell_truth(bag: Path, log: BagLog, cell: OfflineCell) -> list[TruthItem]:
     return [dataclasses.replace(it, class_id=index[names[it.class_id]]) for it in truth]
 
 
-def nearest_truth(truth: list[TruthItem], stamp: float, x: float, y: float, tol: float = 0.06) -> TruthItem | None:
-    """The ground-truth item at belt position (x, y) at ``stamp``, if one is within ``tol`` (m) both ways."""
-    if not truth:
-        return None
-    best = min(truth, key=lambda it: abs(it.x_at(stamp) - x) + abs(it.y - y))
-    return best if abs(best.x_at(stamp) - x) < tol and abs(best.y - y) < tol else None
-
-
 def evaluate(bag: Path, params_file: Path | None = None, model: Path | None = None,
              image_topic: str = "/camera/image_raw", encoder_topic: str = "/belt/encoder",
              truth_topic: str = "/sim/ground_truth",
@@ -429,19 +421,9 @@ def _score_against_truth(cell: OfflineCell, truth: list[TruthItem], classes: lis
             pred = int(d["class_id"])
             cm[it.class_id, pred if 0 <= pred < n else n] += 1
     detected = len(matched)
-    fired_by_item = {int(f["item_id"]): f for f in cell.fired}
-    outcomes = []
-    for it in truth:
-        d = matched.get(it.item_id)
-        fired_reason = pulse_missed = None
-        if d is not None:
-            f = fired_by_item.get(int(d["item_id"]))
-            if f is not None and int(f["status"]) == ItemStatus.MISSED:
-                fired_reason = MissReason(int(f["reason"])).name.lower()
-            pulse = next((p for p in pulses if p.item_id == int(d["item_id"])), None)
-            pulse_missed = pulse is not None and not hits(pulse, it, geom, geom.latency)
-        outcomes.append(outcome_of(it, d, result.bins[it.item_id], classes, bin_classes, fired_reason,
-                                   pulse_missed))
+    refused = {int(f["item_id"]): MissReason(int(f["reason"])).name.lower() for f in cell.fired
+               if int(f["status"]) == ItemStatus.MISSED}
+    outcomes = account(truth, matched, result.bins, pulses, geom, classes, bin_classes, refused)
     missed = [{"item_id": o.item_id, "class": o.name, "outcome": o.outcome, "reason": o.reason}
               for o in outcomes if o.outcome not in ("sorted", "left")]
     summ = result.summary()

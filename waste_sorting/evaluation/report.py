@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from waste_sorting.evaluation.accounting import match_decisions, outcome_of, print_accounting, tally
-from waste_sorting.evaluation.scoring import ExecutedPulse, Score, TruthItem, hits, score
+from waste_sorting.evaluation.accounting import account, match_decisions, print_accounting, tally
+from waste_sorting.evaluation.scoring import ExecutedPulse, Score, TruthItem, score
 from waste_sorting.protocol.controller import Pulse
 from waste_sorting.scheduling.ejection import EjectorGeometry
 from waste_sorting.simulation.belt import BeltSimulator
@@ -64,12 +65,8 @@ def build_sim_report(sim: BeltSimulator, t0_wall: float, wall_start: float, came
                               p.item_id) for p in pulses]
     result = score(truth, executed, geometry, classes, bin_classes, valve_latency)
     matched = match_decisions(truth, list(decided or []), stamp_offset=t0_wall)
-    outcomes = []
-    for it in truth:
-        d = matched.get(it.item_id)
-        pulse = next((p for p in executed if d is not None and p.item_id == int(d["item_id"])), None)
-        missed_pulse = None if pulse is None else not hits(pulse, it, geometry, valve_latency)
-        outcomes.append(outcome_of(it, d, result.bins[it.item_id], classes, bin_classes, None, missed_pulse))
+    plant = dataclasses.replace(geometry, latency=valve_latency)
+    outcomes = account(truth, matched, result.bins, executed, plant, classes, bin_classes)
     lat = latencies * 1e3
     return SimRunReport(
         items_seen=len(truth), classified=classified, picks_fired=len(pulses), score=result,

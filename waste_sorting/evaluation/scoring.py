@@ -104,6 +104,14 @@ def _none_if_nan(v: float) -> float | None:
     return None if v != v else v
 
 
+def nearest_truth(truth: list[TruthItem], stamp: float, x: float, y: float, tol: float = 0.06) -> TruthItem | None:
+    """The ground-truth item at belt position (x, y) at ``stamp``, if one is within ``tol`` (m) both ways."""
+    if not truth:
+        return None
+    best = min(truth, key=lambda it: abs(it.x_at(stamp) - x) + abs(it.y - y))
+    return best if abs(best.x_at(stamp) - x) < tol and abs(best.y - y) < tol else None
+
+
 def hits(pulse: ExecutedPulse, item: TruthItem, geom: EjectorGeometry, valve_latency: float) -> bool:
     x_line = geom.x[pulse.ejector]
     if geom.mode == "robot":
