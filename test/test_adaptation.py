@@ -168,14 +168,14 @@ def test_floors_keep_every_bin_at_the_target_with_the_best_recovery():
 
 
 def test_written_floors_are_a_params_file_the_cell_reads(repo, tmp_path):
-    from waste_sorting.nodes import tracker as tracker_node
+    from waste_sorting.cell import specs
     from waste_sorting.params_file import node_values
 
     out = tmp_path / "floors.yaml"
     write_params(repo / "config" / "sorting_cell.yaml", out, [0.61, 0.7, 0.8, 0.9, 0.55])
-    values = node_values(out, "tracker", tracker_node.PARAMS)
+    values = node_values(out, "tracker", specs.TRACKER)
     assert values["bin_min_confidence"] == [0.61, 0.7, 0.8, 0.9, 0.55]
-    assert node_values(out, "actuator", __import__("waste_sorting.nodes.actuator", fromlist=["x"]).PARAMS)
+    assert node_values(out, "actuator", specs.ACTUATOR)
     assert yaml.safe_load(out.read_text())
 
 

@@ -1,11 +1,15 @@
 """Parameter specs: every tunable is validated with a reason (ROS-free part)."""
 
+import subprocess
+import sys
+
 import pytest
+import yaml
 
-from waste_sorting.nodes import actuator, camera_driver, classifier, tracker
-from waste_sorting.params import Param
+from waste_sorting.cell import specs, tracker_settings
+from waste_sorting.params import Param, defaults
 
-ALL = [*camera_driver.PARAMS, *classifier.PARAMS, *tracker.PARAMS, *actuator.PARAMS]
+ALL = [p for node in specs.CELL.values() for p in node]
 
 
 def test_every_parameter_is_described_and_its_default_valid():
@@ -35,12 +39,39 @@ def test_choices_and_lists():
 
 
 def test_tracker_cross_checks():
-    values = {p.name: p.default for p in tracker.PARAMS}
-    tracker._build(values)  # the defaults are consistent
+    values = defaults(specs.TRACKER)
+    tracker_settings(values)  # the defaults are consistent
     for key, value, match in [("bin_classes", ["glass", "tin", "metal", "paper", "plastic"], "unknown"),
                               ("bin_min_confidence", [0.5], "one entry per ejector"),
                               ("view_x_max", 1.5, "downstream of the camera view"),
                               ("ejector_x", [1.4, 1.7], "bins but only")]:
         bad = dict(values, **{key: value})
         with pytest.raises(ValueError, match=match):
-            tracker._build(bad)
+            tracker_settings(bad)
+
+
+def test_the_shipped_params_file_sets_every_parameter_to_its_declared_default(repo):
+    """Each default is declared once (the specs, read from the core's dataclasses); the shipped file
+    spells them out for the technician and must not drift from them."""
+    config = yaml.safe_load((repo / "config" / "sorting_cell.yaml").read_text())
+    shared = config["/**"]["ros__parameters"]
+    for node, node_specs in specs.CELL.items():
+        given = {**shared, **config[f"/**/{node}"]["ros__parameters"]}
+        for p in node_specs:
+            assert p.name in given, f"{node}.{p.name} missing from config/sorting_cell.yaml"
+            assert given[p.name] == p.default, f"{node}.{p.name}: file {given[p.name]!r}, spec {p.default!r}"
+
+
+def test_the_core_and_the_offline_tools_import_no_ros(repo):
+    """`evaluate`, `harvest` and `calibrate` run where no ROS is installed: their modules and the
+    cell's stages import neither rclpy nor a ROS message package."""
+    code = ("import sys; import waste_sorting.cell, waste_sorting.evaluation.offline, "
+            "waste_sorting.adaptation.harvest, waste_sorting.adaptation.thresholds; "
+            "ros = sorted(m for m in sys.modules if m.split('.')[0] in "
+            "('rclpy', 'sensor_msgs', 'std_msgs', 'builtin_interfaces', 'rcl_interfaces')); print(ros)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=repo, check=True)
+    assert out.stdout.strip() == "[]", out.stdout
+    grep = subprocess.run(["grep", "-rn", r"import rclpy\|from rclpy", "waste_sorting/cell", "waste_sorting/evaluation",
+                           "waste_sorting/tracking", "waste_sorting/vision", "waste_sorting/scheduling",
+                           "waste_sorting/adaptation"], capture_output=True, text=True, cwd=repo)
+    assert grep.stdout == "", grep.stdout

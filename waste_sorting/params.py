@@ -10,7 +10,7 @@ from __future__ import annotations
 import array
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import MISSING, dataclass, fields
 from typing import Any
 
 
@@ -73,19 +73,20 @@ def by_name(specs: Sequence[Param]) -> dict[str, Param]:
     return {p.name: p for p in specs}
 
 
-# -- shared by several nodes (set under /** in the params file) -----------------
-CLASSES = Param("classes", ["cardboard", "glass", "metal", "paper", "plastic", "trash"],
-                "class names in model output order (checked against the model's metadata)")
-EJECTOR_PARAMS = (
-    Param("ejector_x", [1.4, 1.7, 2.0, 2.3, 2.6], "valve line of each ejector along the belt",
-          "m", 0.0, 50.0),
-    Param("ejector_mode", "airjet", "air-jet valve banks or robot pickers", choices=("airjet", "robot")),
-    Param("valve_count", 32, "valves per air-jet bank", "", 1, 255),
-    Param("valve_pitch", 0.02, "distance between valve centres", "m", 0.001, 0.2),
-    Param("valve_y_center", 0.0, "belt y of the bank's centre", "m", -2.0, 2.0),
-    Param("valve_latency", 0.015, "command-to-air latency compensated for", "s", 0.0, 0.2),
-    Param("pulse_margin", 0.02, "extra air time around the item", "s", 0.0, 0.2),
-    Param("min_pulse", 0.01, "shortest pulse", "s", 0.001, 0.5),
-    Param("max_pulse", 0.25, "longest pulse", "s", 0.001, 2.0),
-    Param("lateral_margin", 0.01, "extra valve coverage either side of the item", "m", 0.0, 0.2),
-)
+def default_of(cls: type, name: str) -> Any:
+    """The default a core dataclass declares for ``name``: a spec's default is taken from the
+    object it configures, so each default is written once, where it is used."""
+    for f in fields(cls):
+        if f.name == name:
+            if f.default is not MISSING:
+                return list(f.default) if isinstance(f.default, tuple) else f.default
+            if f.default_factory is not MISSING:
+                value = f.default_factory()
+                return list(value) if isinstance(value, tuple) else value
+            raise TypeError(f"{cls.__name__}.{name} has no default")
+    raise AttributeError(f"{cls.__name__} has no field {name}")
+
+
+def defaults(specs: Sequence[Param]) -> dict[str, Any]:
+    """Every spec's default by name: the values a node starts from when the params file is silent."""
+    return {p.name: p.default for p in specs}

@@ -19,9 +19,9 @@ import numpy as np
 
 from waste_sorting import paths
 from waste_sorting.argtypes import non_negative_float, positive_float
+from waste_sorting.cell.specs import CELL
 from waste_sorting.errors import UsageError, WasteSortingError
 from waste_sorting.evaluation.report import SimRunReport, build_sim_report, print_sim_report
-from waste_sorting.nodes.cell_params import cell_params
 from waste_sorting.params_file import check_file
 
 
@@ -83,7 +83,7 @@ def run(args: argparse.Namespace) -> SimRunReport | None:
     params = args.params or paths.default_params_file()
     if not params.is_file():
         raise UsageError(f"params file not found: {params}")
-    check_file(params, cell_params())  # before anything starts: a typo or a bad value is one line
+    check_file(params, CELL)  # before anything starts: a typo or a bad value is one line
     emulator = None
     port = args.port
     if args.sim:
@@ -123,23 +123,24 @@ def run(args: argparse.Namespace) -> SimRunReport | None:
         classifier.camera_stopped()
         camera_end = time.time()
         # Let items already on the belt reach (and pass) the last ejector.
-        speed = max(tracker.odometry.speed, 0.1)
-        drain = (max(tracker.core.geometry.x) + 0.6) / speed + 0.3
+        speed = max(tracker.stage.odometry.speed, 0.1)
+        drain = (max(tracker.stage.tracker.geometry.x) + 0.6) / speed + 0.3
         time.sleep(min(drain, 30.0))
         # Let callbacks in flight finish before the nodes are destroyed under them.
         if not cell.shutdown(timeout_sec=10.0):
             print("warning: node callbacks still running 10 s after shutdown was requested")
         if not args.sim:  # no ground truth to score: say what the cell did
-            decisions = ", ".join(f"{st}/{r} {n}" for (st, r), n in sorted(tracker.core.stats.decisions.items()))
+            decided = sorted(tracker.stage.tracker.stats.decisions.items())
+            decisions = ", ".join(f"{st}/{r} {n}" for (st, r), n in decided)
             print(f"\n=== waste_sorting: run summary (hardware, no ground truth) ===\n"
-                  f"camera frames {camera.published}, frames classified {classifier.frames}\n"
+                  f"camera frames {camera.published}, frames classified {classifier.stage.stats.frames}\n"
                   f"decisions: {decisions or 'none'}\n"
                   "actuator: " + (", ".join(f"{k} {v}" for k, v in sorted(actuator.outcomes.items())) or "no picks"))
             return None
         assert emulator is not None and camera.sim is not None and camera.t0 is not None
-        if classifier.frames > camera.published:
+        if classifier.stage.stats.frames > camera.published:
             raise WasteSortingError(
-                f"not scored: the classifier took {classifier.frames} frames from a camera that sent "
+                f"not scored: the classifier took {classifier.stage.stats.frames} frames from a camera that sent "
                 f"{camera.published}, so another cell on ROS_DOMAIN_ID {os.environ.get('ROS_DOMAIN_ID', '0')} fed "
                 "this one; run each cell with its own ROS_DOMAIN_ID or --namespace")
         # The actuator disarms and closes its link first: stopping the emulator under an open link
@@ -150,13 +151,13 @@ def run(args: argparse.Namespace) -> SimRunReport | None:
         pulses = emulator.stop()
         report = build_sim_report(
             sim=camera.sim, t0_wall=camera.t0, wall_start=wall_start, camera_end=camera_end,
-            pulses=pulses, geometry=tracker.core.geometry,
-            classes=classifier.model.classes, bin_classes=list(tracker.core.bins.ejector_class),
-            decisions=tracker.core.stats.decisions, actuator_outcomes=outcomes,
-            latencies=np.array(tracker.decision_latency), valve_latency=tracker.core.geometry.latency,
+            pulses=pulses, geometry=tracker.stage.tracker.geometry,
+            classes=classifier.model.classes, bin_classes=list(tracker.stage.tracker.bins.ejector_class),
+            decisions=tracker.stage.tracker.stats.decisions, actuator_outcomes=outcomes,
+            latencies=np.array(tracker.decision_latency), valve_latency=tracker.stage.tracker.geometry.latency,
             classified={classifier.model.classes[c] if c >= 0 else 'unclassified': n
-                        for c, n in tracker.core.stats.classified.items()},
-            frames=camera.published, classifier_frames=classifier.frames, decided=list(tracker.decided))
+                        for c, n in tracker.stage.tracker.stats.classified.items()},
+            frames=camera.published, classifier_frames=classifier.stage.stats.frames, decided=list(tracker.decided))
         print_sim_report(report)
         if args.json:
             args.json.write_text(json.dumps(report.as_dict(), indent=2))

@@ -17,8 +17,9 @@ from pathlib import Path
 
 import numpy as np
 
+from waste_sorting.cell import Detected
 from waste_sorting.errors import BagError
-from waste_sorting.evaluation.offline import BagLog, FrameEvent, bag_events, build_cell, cell_truth
+from waste_sorting.evaluation.offline import BagLog, bag_events, build_cell, cell_truth
 from waste_sorting.evaluation.scoring import nearest_truth
 from waste_sorting.inference.preprocess import crop_square, square_box
 
@@ -72,14 +73,14 @@ def harvest_bag(bag: Path, params_file: Path, model: Path | None, topics: dict[s
                 progress: bool = True) -> tuple[list[HarvestedItem], list[str]]:
     """Every tracked item of ``bag`` that was classified at least once, and the model's classes."""
     cell, _ = build_cell(params_file, model)
-    classes = cell.detector.classifier.classes if cell.detector.classifier else []
+    classes = cell.classes
     log = BagLog()
     items: dict[int, HarvestedItem] = {}
     name = bag.name
     bar = _progress(bag, progress)
-    for event in bag_events(bag, cell.detector, log, keep_crops=True, **(topics or {})):
-        if not isinstance(event, FrameEvent):
-            cell.on_encoder(*event)
+    for event in bag_events(bag, cell.detect, log, keep_crops=True, **(topics or {})):
+        if not isinstance(event, Detected):
+            cell.on_encoder(event.stamp, event.names, event.position, event.velocity)
             continue
         res = event.result
         ids = cell.on_detections(res.records, event.stamp)

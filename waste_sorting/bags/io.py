@@ -92,7 +92,12 @@ class BagMessage:
     t_ns: int
     data: bytes
 
+    def decode(self) -> Any:
+        """The message as rosbags' class (no ROS needed): what the offline tools read."""
+        return TYPESTORE.deserialize_cdr(self.data, self.msgtype)
+
     def deserialize(self) -> Any:
+        """The message as rclpy's class, to publish it (replay)."""
         from rclpy.serialization import deserialize_message
 
         return deserialize_message(self.data, message_class(self.msgtype))

@@ -75,8 +75,8 @@ def _homography(args: argparse.Namespace) -> int:
 def _ejectors(args: argparse.Namespace) -> int:
     from waste_sorting import paths
     from waste_sorting.calibration.fit import fit_ejector_timing
+    from waste_sorting.cell import specs
     from waste_sorting.evaluation.offline import evaluate, parse_overrides
-    from waste_sorting.nodes import tracker as tracker_node
     from waste_sorting.params_file import node_values
 
     params = args.params or paths.default_params_file()
@@ -87,7 +87,7 @@ def _ejectors(args: argparse.Namespace) -> int:
         print("this bag has no ground truth: run the test with items of known position", file=sys.stderr)
         return 2
     fit = fit_ejector_timing(np.array(r["_timing_errors"]), np.array(r["_pulse_speeds"]))
-    tv = node_values(params, "tracker", tracker_node.PARAMS, overrides.get("tracker"))
+    tv = node_values(params, "tracker", specs.TRACKER, overrides.get("tracker"))
     print(f"{fit.pulses} pulses hit items, belt {fit.speed_range[0]:.2f}-{fit.speed_range[1]:.2f} m/s; "
           f"fit residual {fit.residual_ms:.2f} ms")
     print(f"valve latency: configured {tv['valve_latency'] * 1e3:.1f} ms, measured "
@@ -113,13 +113,13 @@ def _thresholds(args: argparse.Namespace) -> int:
         raise UsageError(f"--purity {args.purity}: give a share between 0 and 1, e.g. 0.95")
     params = args.params or paths.default_params_file()
     cell, values = build_cell(params, args.model)
-    log = read_bag(args.bag, cell.detector)
+    log = read_bag(args.bag, cell.detect)
     before = run_cell(args.bag, cell, log)
     truth = cell_truth(args.bag, log, cell)
     if not truth:
         print(f"{args.bag}: no ground truth: floors need items of known class", file=sys.stderr)
         return 2
-    classes = cell.detector.classifier.classes
+    classes = cell.classes
     table = table_from_cell(cell.decisions, truth, len(classes))
     tv = values["tracker"]
     floors = choose_floors(table, classes, list(tv["bin_classes"]), args.purity, list(tv["bin_min_confidence"]),
@@ -131,7 +131,7 @@ def _thresholds(args: argparse.Namespace) -> int:
         note = "" if f.reached else "   target not reachable: this is the best purity the data allows"
         print(f"{f.name:>10s}  {f.floor:.3f}  {pur}  {f.recovery:.3f}{note}")
     write_params(params, args.out, [f.floor for f in floors])
-    after = run_cell(args.bag, build_cell(args.out, args.model, detector=cell.detector)[0], log)  # same frames
+    after = run_cell(args.bag, build_cell(args.out, args.model, detect=cell.detect)[0], log)  # same frames
     print(f"wrote {args.out}; on this bag, pulses scored: purity {before['purity']['overall']:.3f} -> "
           f"{after['purity']['overall']:.3f}, recovery {before['recovery']['overall']:.3f} -> "
           f"{after['recovery']['overall']:.3f}")

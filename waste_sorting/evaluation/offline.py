@@ -24,25 +24,16 @@ import numpy as np
 
 from waste_sorting import paths
 from waste_sorting.bags import io as bagio
-from waste_sorting.errors import BagError, DataError, UsageError
+from waste_sorting.cell import ActuateStage, ControllerSender, Detected, DetectStage, Rejected, TrackStage, specs
+from waste_sorting.cell.builders import ejector_geometry
+from waste_sorting.cell.detect import build_detect
+from waste_sorting.cell.messages import cloud_to_items, to_sec
+from waste_sorting.errors import BagError, DataError, ParamsError, UsageError
 from waste_sorting.evaluation.accounting import account, match_decisions, print_accounting, tally
 from waste_sorting.evaluation.scoring import ExecutedPulse, TruthItem, score
 from waste_sorting.itemlist import ItemStatus, MissReason
-from waste_sorting.nodes import actuator as actuator_node
-from waste_sorting.nodes import classifier as classifier_node
-from waste_sorting.nodes import tracker as tracker_node
-from waste_sorting.nodes.cell_params import cell_params
-from waste_sorting.nodes.classifier import _detector_parts
-from waste_sorting.nodes.tracker import _build as build_tracker_parts
 from waste_sorting.params_file import check_file, node_values, unknown_name
 from waste_sorting.protocol.controller import ControllerCore, Pulse
-from waste_sorting.protocol.frames import Frame, FrameDecoder, MsgType, encode_frame
-from waste_sorting.scheduling.amendments import Amend, PulseBook
-from waste_sorting.scheduling.commands import command_for
-from waste_sorting.tracking.odometry import BeltOdometry
-from waste_sorting.tracking.tracker import ConveyorTracker
-from waste_sorting.vision.item_detector import FrameResult, ItemDetector
-from waste_sorting.vision.segmentation import BeltSegmenter
 
 POLL_STEP = 0.005  # s: the tracker node's timer period
 IMAGE_TYPES = ("sensor_msgs/msg/Image", "sensor_msgs/msg/CompressedImage")
@@ -77,41 +68,48 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 @dataclass
 class OfflineCell:
-    """The four nodes' core logic wired together in one simulated clock."""
+    """The cell's three stages in one simulated clock: the bag's time, stepped as the tracker's timer."""
 
-    detector: ItemDetector
-    tracker: ConveyorTracker
+    detect: DetectStage
+    track: TrackStage
     controller: ControllerCore
-    actuator: dict[str, Any]
-    speed_source: str
+    actuate: ActuateStage = field(init=False)
+    enabled: bool = True
+    min_lead: float = 0.0
     decisions: list[np.void] = field(default_factory=list)
     fired: list[np.void] = field(default_factory=list)
     pulses: list[Pulse] = field(default_factory=list)
     speed_warnings: list[str] = field(default_factory=list)
-    speed_tolerance: float = 0.05
+    encoder_warnings: Counter = field(default_factory=Counter)
     decision_latency: list[float] = field(default_factory=list)
     requests: dict[int, np.void] = field(default_factory=dict)  # each item's latest pick request
-    amendments: Counter = field(default_factory=Counter)        # amended requests by outcome
-    book: PulseBook = field(default_factory=PulseBook)
     now: float | None = None
-    _seq: int = 0
 
-    def on_encoder(self, t: float, travel: float, speed: float | None) -> None:
-        if self.speed_source == "encoder":
-            self.tracker.odometry.add_sample(t, travel, speed)
+    def __post_init__(self) -> None:
+        self.actuate = ActuateStage(self.track.tracker.geometry, self.min_lead, self.enabled,
+                                    ControllerSender(self.controller, self.enabled), self._clock, self.fired.append)
+
+    def _clock(self) -> float:
+        assert self.now is not None
+        return self.now
+
+    @property
+    def classes(self) -> list[str]:
+        return self.detect.detector.classifier.classes if self.detect.detector.classifier else []
+
+    def on_encoder(self, t: float, names: list[str], position: list[float], velocity: list[float]) -> None:
+        problem = self.track.on_encoder(t, names, position, velocity)
+        if problem:
+            self.encoder_warnings[problem] += 1
 
     def on_detections(self, records: np.ndarray, stamp: float) -> np.ndarray:
         """One frame's detections reach the tracker (the part of a frame a parameter sweep replays);
         returns each detection's track id."""
         if self.now is None:
             self.now = stamp
-            if self.speed_source == "fixed":
-                self.tracker.odometry.set_speed(self.tracker.odometry.speed, stamp)
         self.advance(stamp)
-        ids = self.tracker.update(records, stamp)
-        if self.speed_source == "estimated" and self.tracker.measured_speed is not None:
-            self.tracker.odometry.set_speed(self.tracker.measured_speed, stamp)
-        warning = self.tracker.speed_mismatch(self.speed_tolerance, stamp)
+        ids = self.track.on_detections(records, stamp)
+        warning = self.track.speed_warning(stamp)
         if warning:
             self.speed_warnings.append(warning)
         return ids
@@ -124,54 +122,15 @@ class OfflineCell:
             self._tick(self.now)
 
     def _tick(self, now: float) -> None:
-        for d in self.tracker.poll(now):
-            item = int(d.record["item_id"])
-            if d.amended:
-                self.requests[item] = d.record.copy()
-                verdict = self.book.offer(d.record)
-                if verdict == Amend.SEND:
-                    sent = self._send(d.record.copy(), now)
-                    acked = sent is True
-                    self.book.settled(item, acked)
-                    self.amendments["acked" if acked else "refused"] += 1
-                else:
-                    self.amendments[verdict.value] += 1
-                continue
-            self.decisions.append(d.record.copy())
-            self.decision_latency.append(d.latency)
-            if d.record["status"] == ItemStatus.REQUESTED:
-                self.requests[item] = d.record.copy()
-                self._fire(d.record.copy(), now)
+        for d in self.track.poll(now):
+            if not d.amended:
+                self.decisions.append(d.record.copy())
+                self.decision_latency.append(d.latency)
+            if d.record["status"] == ItemStatus.REQUESTED:  # first requests and amendments, as published
+                self.requests[int(d.record["item_id"])] = d.record.copy()
+                self.actuate.request(d.record.copy())
         for p in self.controller.pop_due(int(round(now * 1e6))):
-            self.pulses.append(Pulse(p.item_id, p.ejector, p.valve_first, p.valve_count, p.ctrl_time_us / 1e6,
-                                     p.ctrl_time_us, p.duration, p.x, p.y))
-
-    def _fire(self, rec: np.void, now: float) -> None:
-        """A first pick request: exactly one fired record, sorted or missed with its reason."""
-        self.book.sending(int(rec["item_id"]))
-        sent = self._send(rec, now)
-        self.book.settled(int(rec["item_id"]), sent is True)
-        if sent is True:
-            rec["status"], rec["reason"] = ItemStatus.SORTED, MissReason.NONE
-        else:
-            rec["status"], rec["reason"] = ItemStatus.MISSED, MissReason.NAK if sent is False else sent
-        self.fired.append(rec)
-
-    def _send(self, rec: np.void, now: float) -> bool | MissReason:
-        """Command ``rec`` to the controller: acknowledged, refused, or why it was not sent."""
-        cmd = command_for(rec, now, self.tracker.geometry, self.actuator["min_lead"], self.actuator["enabled"],
-                          True)
-        if isinstance(cmd, MissReason):
-            return cmd
-        self._seq = (self._seq + 1) & 0xFFFF
-        # Through the real framing, as on the wire; the controller clock is the bag's clock in µs.
-        wire = encode_frame(Frame(cmd.mtype, self._seq, cmd.payload(int(round(float(rec["fire_time"]) * 1e6)))))
-        (frame,) = FrameDecoder().feed(wire)
-        if not self.controller.armed:
-            self.controller.handle(Frame(MsgType.ARM, 0), int(now * 1e6))
-        reply = self.controller.handle(frame, int(round(now * 1e6)))
-        rec["valve_first"], rec["valve_count"] = cmd.valve_first, cmd.valve_count
-        return reply is not None and reply[0] == MsgType.ACK
+            self.pulses.append(dataclasses.replace(p, wall_time=p.ctrl_time_us / 1e6))
 
 
 def parse_overrides(items: list[str]) -> dict[str, dict[str, Any]]:
@@ -189,27 +148,25 @@ def parse_overrides(items: list[str]) -> dict[str, dict[str, Any]]:
 
 
 def build_cell(params_file: Path, model: Path | None, overrides: dict[str, dict[str, Any]] | None = None,
-               detector: ItemDetector | None = None) -> tuple[OfflineCell, dict[str, Any]]:
-    """The cell's core parts from a params file; ``detector`` reuses one already built (sweeps)."""
-    from waste_sorting.inference.classifier import ImageClassifier
-
+               detect: DetectStage | None = None, controller: ControllerCore | None = None
+               ) -> tuple[OfflineCell, dict[str, Any]]:
+    """The cell's stages from a params file, as the nodes build them; ``detect`` reuses a stage
+    already built (sweeps), ``controller`` stands in for the default controller (one that refuses)."""
     overrides = overrides or {}
-    check_file(params_file, cell_params())
-    cv = node_values(params_file, "classifier", classifier_node.PARAMS, overrides.get("classifier"))
-    tv = node_values(params_file, "tracker", tracker_node.PARAMS, overrides.get("tracker"))
-    av = node_values(params_file, "actuator", actuator_node.PARAMS, overrides.get("actuator"))
-    if detector is None:
-        clf = ImageClassifier(model or paths.resolve(cv["model"], paths.default_model()), cv["backend"],
-                              cv["threads"])
-        homography, seg, det = _detector_parts(cv)
-        detector = ItemDetector(BeltSegmenter(seg), homography, clf, det)
-    cfg, bins, geom = build_tracker_parts(tv)
-    odometry = BeltOdometry(tv["belt_speed"])
-    cell = OfflineCell(detector,
-                       ConveyorTracker(cfg, bins, geom, odometry),
-                       ControllerCore(ejectors=max(8, len(geom.x)), valves_per_ejector=max(32, geom.valve_count)),
-                       av, tv["speed_source"], speed_tolerance=tv["speed_mismatch_warn"])
-    return cell, {"classifier": cv, "tracker": tv, "actuator": av}
+    check_file(params_file, specs.CELL)
+    values = {node: node_values(params_file, node, specs.CELL[node], overrides.get(node))
+              for node in ("classifier", "tracker", "actuator")}
+    cv, tv, av = values["classifier"], values["tracker"], values["actuator"]
+    try:
+        detect = detect or build_detect(cv, model)
+        track = TrackStage(tv)
+        geometry = ejector_geometry(av)
+    except ValueError as exc:
+        raise ParamsError(f"{params_file}: {exc}") from None
+    controller = controller or ControllerCore(ejectors=max(8, len(geometry.x)),
+                                              valves_per_ejector=max(32, geometry.valve_count))
+    cell = OfflineCell(detect, track, controller, enabled=av["enabled"], min_lead=av["min_lead"])
+    return cell, values
 
 
 def truth_items(samples: dict[int, list[tuple[float, np.void]]], view_x_max: float) -> list[TruthItem]:
@@ -231,73 +188,68 @@ def truth_items(samples: dict[int, list[tuple[float, np.void]]], view_x_max: flo
 class BagLog:
     """A bag as the classifier saw it, in bag order: the tracker and actuator can replay it many times."""
 
-    events: list[tuple[str, float, Any, Any]] = field(default_factory=list)  # (frame, t, detections, -) or
-    #                                                                          (encoder, t, travel, speed)
+    events: list[tuple[float, np.ndarray | EncoderSample]] = field(default_factory=list)  # (t, detections or
+    #                                                                                       an encoder sample)
     truth_samples: dict[int, list[tuple[float, np.void]]] = field(default_factory=lambda: defaultdict(list))
     frames: int = 0
-    rejected: int = 0
+    rejected: Counter = field(default_factory=Counter)  # refused frames by reason
     frame_seconds: list[float] = field(default_factory=list)
     wall_seconds: float = 0.0
     unknown_class_as: str | None = None  # the model class a ground-truth class it lacks is scored as
 
 
-@dataclass
-class FrameEvent:
-    """One camera frame of a bag, detected and classified."""
-
+@dataclass(frozen=True)
+class EncoderSample:
     stamp: float
-    result: FrameResult
-    image: np.ndarray
+    names: list[str]
+    position: list[float]
+    velocity: list[float]
 
 
-def bag_events(bag: Path, detector: ItemDetector, log: BagLog, image_topic: str = "/camera/image_raw",
+def bag_events(bag: Path, detect: DetectStage, log: BagLog, image_topic: str = "/camera/image_raw",
                encoder_topic: str = "/belt/encoder", truth_topic: str = "/sim/ground_truth",
-               keep_crops: bool = False) -> Iterator[FrameEvent | tuple[float, float, float | None]]:
-    """A bag's frames through the detector (FrameEvent) and its encoder samples (t, travel, speed),
-    in bag order; ground truth and frame counts go to ``log``. The one way a bag is read offline."""
-    from waste_sorting.ros.messages import cloud_to_items, image_to_bgr, to_sec
-
+               keep_crops: bool = False) -> Iterator[Detected | EncoderSample]:
+    """A bag's frames through the detect stage and its encoder samples, in bag order; ground truth,
+    frame counts and refused frames go to ``log``. The one way a bag is read offline."""
     kinds = bagio.topics(bag)
     if image_topic in kinds and kinds[image_topic] not in IMAGE_TYPES:
         raise BagError(f"{bag}: {image_topic} holds {kinds[image_topic]}, not images "
                        f"({' or '.join(IMAGE_TYPES)}); give --image-topic")
     for m in bagio.read(bag, {image_topic, encoder_topic, truth_topic}):
-        msg = m.deserialize()
+        msg = m.decode()
         if m.topic == image_topic:
-            try:
-                img = image_to_bgr(msg)
-            except ValueError:
-                log.rejected += 1
-                continue
-            stamp = to_sec(msg.header.stamp)
             t0 = time.perf_counter()
-            result = detector.process(img, stamp, keep_crops)
+            out = detect.process(msg, keep_crops)
+            if isinstance(out, Rejected):
+                log.rejected[out.kind.strip()] += 1
+                continue
             log.frame_seconds.append(time.perf_counter() - t0)
             log.frames += 1
-            yield FrameEvent(stamp, result, img)
-        elif m.topic == encoder_topic and msg.position:
-            yield (to_sec(msg.header.stamp), float(msg.position[0]), float(msg.velocity[0]) if msg.velocity else None)
+            yield out
+        elif m.topic == encoder_topic:
+            yield EncoderSample(to_sec(msg.header.stamp), list(msg.name), [float(v) for v in msg.position],
+                                [float(v) for v in msg.velocity])
         elif m.topic == truth_topic:
             for rec in cloud_to_items(msg):
                 log.truth_samples[int(rec["item_id"])].append((float(rec["stamp"]), rec))
     if not log.frames:
         images = sorted(t for t, kind in kinds.items() if kind in IMAGE_TYPES)
+        if log.rejected:
+            raise BagError(f"{bag}: every frame on {image_topic} was refused: "
+                           + ", ".join(f"{n} {why}" for why, n in log.rejected.items()))
         raise BagError(f"{bag}: no images on {image_topic}; "
                        + (f"this bag has images on {', '.join(images)} (give --image-topic)" if images
                           else "this bag has no image topic"))
 
 
-def read_bag(bag: Path, detector: ItemDetector, image_topic: str = "/camera/image_raw",
+def read_bag(bag: Path, detect: DetectStage, image_topic: str = "/camera/image_raw",
              encoder_topic: str = "/belt/encoder", truth_topic: str = "/sim/ground_truth",
              unknown_class_as: str | None = None) -> BagLog:
     """Detect and classify every frame of a bag (the expensive part of an evaluation), once."""
     log = BagLog(unknown_class_as=unknown_class_as)
     wall0 = time.perf_counter()
-    for event in bag_events(bag, detector, log, image_topic, encoder_topic, truth_topic):
-        if isinstance(event, FrameEvent):
-            log.events.append(("frame", event.stamp, event.result.records, None))
-        else:
-            log.events.append(("encoder", *event))
+    for event in bag_events(bag, detect, log, image_topic, encoder_topic, truth_topic):
+        log.events.append((event.stamp, event.result.records if isinstance(event, Detected) else event))
     log.wall_seconds = time.perf_counter() - wall0
     return log
 
@@ -305,9 +257,9 @@ def read_bag(bag: Path, detector: ItemDetector, image_topic: str = "/camera/imag
 def cell_truth(bag: Path, log: BagLog, cell: OfflineCell) -> list[TruthItem]:
     """The bag's ground truth with class ids of the model: a simulated bag numbers its classes by the
     folder's names (its metadata lists them), which need not be the model's classes or order."""
-    truth = truth_items(log.truth_samples, cell.tracker.cfg.view_x_max)
+    truth = truth_items(log.truth_samples, cell.track.tracker.cfg.view_x_max)
     names = bagio.truth_class_names(bag) if truth else None
-    classes = cell.detector.classifier.classes if cell.detector.classifier else []
+    classes = cell.classes
     if not names or names == classes:
         return truth
     unknown = sorted({names[it.class_id] for it in truth if names[it.class_id] not in classes})
@@ -327,7 +279,7 @@ def evaluate(bag: Path, params_file: Path | None = None, model: Path | None = No
              plant_ejector_offset: float = 0.0, unknown_class_as: str | None = None) -> dict[str, Any]:
     """Run and score; ``plant_*`` make the simulated valves differ from the configuration."""
     cell, _ = build_cell(params_file or paths.default_params_file(), model, overrides)
-    log = read_bag(bag, cell.detector, image_topic, encoder_topic, truth_topic, unknown_class_as)
+    log = read_bag(bag, cell.detect, image_topic, encoder_topic, truth_topic, unknown_class_as)
     return run_cell(bag, cell, log, plant_latency, plant_ejector_offset)
 
 
@@ -344,7 +296,7 @@ def sweep(bag: Path, param: str, values: list[Any], params_file: Path | None = N
     base, current = build_cell(params_file, model, overrides)
     if name not in current[node]:
         raise unknown_name("--sweep", node, name, list(current[node]))
-    log = read_bag(bag, base.detector, **topics) if node != "classifier" else None
+    log = read_bag(bag, base.detect, **topics) if node != "classifier" else None
     runs = []
     for value in values:
         if isinstance(current[node][name], list) and not isinstance(value, list):
@@ -353,7 +305,7 @@ def sweep(bag: Path, param: str, values: list[Any], params_file: Path | None = N
         if log is None:
             runs.append((value, evaluate(bag, params_file, model, overrides=changed, **topics)))
         else:
-            cell, _ = build_cell(params_file, model, changed, detector=base.detector)
+            cell, _ = build_cell(params_file, model, changed, detect=base.detect)
             runs.append((value, run_cell(bag, cell, log)))
     return runs
 
@@ -362,19 +314,20 @@ def run_cell(bag: Path, cell: OfflineCell, log: BagLog, plant_latency: float | N
              plant_ejector_offset: float = 0.0) -> dict[str, Any]:
     """Replay a classified bag through the tracker, actuator logic and controller, and score it."""
     wall0 = time.perf_counter()
-    for kind, t, a, b in log.events:
-        if kind == "frame":
-            cell.on_detections(a, t)
+    for t, event in log.events:
+        if isinstance(event, EncoderSample):
+            cell.on_encoder(t, event.names, event.position, event.velocity)
         else:
-            cell.on_encoder(t, a, b)
+            cell.on_detections(event, t)
     assert cell.now is not None
-    geom = cell.tracker.geometry
-    cell.advance(cell.now + (max(geom.x) + 0.8) / max(cell.tracker.odometry.speed, 0.2) + 0.5)
-    classes = cell.detector.classifier.classes if cell.detector.classifier else []
+    geom = cell.track.tracker.geometry
+    cell.advance(cell.now + (max(geom.x) + 0.8) / max(cell.track.odometry.speed, 0.2) + 0.5)
+    classes = cell.classes
     frame_ms = np.array(log.frame_seconds) * 1e3
     wall = log.wall_seconds + time.perf_counter() - wall0
     base: dict[str, Any] = {
-        "bag": str(bag), "frames": log.frames, "rejected_frames": log.rejected, "classes": classes,
+        "bag": str(bag), "frames": log.frames, "rejected_frames": sum(log.rejected.values()),
+        "rejected": dict(log.rejected), "classes": classes,
         "items_decided": len(cell.decisions), "picks_fired": len(cell.pulses),
         "picks_per_bin": dict(Counter(f"{geom.x.index(geom.x[p.ejector])}" for p in cell.pulses)),
         "decisions": dict(Counter(f"{ItemStatus(int(d['status'])).name}/{MissReason(int(d['reason'])).name}"
@@ -388,12 +341,13 @@ def run_cell(bag: Path, cell: OfflineCell, log: BagLog, plant_latency: float | N
         "speed_warning_frames": len(cell.speed_warnings),
         "speed_warning": cell.speed_warnings[-1] if cell.speed_warnings else None,
         "wall_seconds": wall, "frames_per_second": log.frames / wall if wall > 0 else None,
-        "amendments": dict(cell.amendments),
+        "actuator": cell.actuate.counts(),
+        "encoder_warnings": dict(cell.encoder_warnings),
         "picks": [{"item_id": item, "ejector": int(d["ejector"]), "class_id": int(d["class_id"]),
                    "fire_time": float(d["fire_time"]), "pulse": float(d["pulse"])}
                   for item, d in cell.requests.items()],  # as last requested (amendments applied)
     }
-    bin_classes = list(cell.tracker.bins.ejector_class)
+    bin_classes = list(cell.track.tracker.bins.ejector_class)
     base["picks_per_bin"] = {bin_classes[int(k)] if int(k) < len(bin_classes) else k: v
                              for k, v in base["picks_per_bin"].items()}
     truth = cell_truth(bag, log, cell)

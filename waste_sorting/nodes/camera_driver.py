@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import time
 from pathlib import Path
 from typing import Any
@@ -14,46 +13,20 @@ from std_msgs.msg import Header
 
 from waste_sorting import paths
 from waste_sorting.camera.sources import CaptureSource, FrameSource, ImageFolderSource, SimSource
-from waste_sorting.data.photos import ASPECT_PARAM
-from waste_sorting.params import Param
+from waste_sorting.cell import sim_config, specs
 from waste_sorting.ros import parameters
 from waste_sorting.ros.diagnostics import OK, WARN, Diagnostics
 from waste_sorting.ros.messages import bgr_to_image, items_to_cloud, to_stamp
-from waste_sorting.simulation.belt import BeltSimulator, SimConfig
-from waste_sorting.simulation.speed import SpeedProfile
+from waste_sorting.simulation.belt import BeltSimulator
 
 TRUTH_X_MAX = 6.0  # ground truth is published for items up to this far down the belt (m)
-
-PARAMS = (
-    Param("source", "device", "frame source", choices=("device", "video", "images", "sim"), read_only=True),
-    Param("fps", 30.0, "frame rate", "Hz", 1.0, 240.0, read_only=True),
-    Param("frame_id", "camera", "frame_id of published images"),
-    Param("width", 640, "frame width (sim; others are resized to it when > 0)", "px", 0, 8192, read_only=True),
-    Param("height", 360, "frame height (sim; others are resized to it when > 0)", "px", 0, 8192,
-          read_only=True),
-    Param("video_path", "", "video file for source=video", read_only=True),
-    Param("loop", True, "loop a video file or image folder", read_only=True),
-    Param("images_path", "", "image folder for source=images", read_only=True),
-    Param("device", "0", "V4L2 index or GStreamer pipeline for source=device", read_only=True),
-    Param("sim_images", "", "labelled image folder for the simulator ('' = shipped demo set)", read_only=True),
-    Param("sim_subset", "all", "simulator images: all, or only the training holdout",
-          choices=("all", "holdout"), read_only=True),
-    Param("sim_belt_speed", "2.0", "true belt speed of the simulator: m/s or 't:v,t:v' profile",
-          read_only=True),
-    Param("sim_items_per_second", 2.0, "items fed onto the simulated belt", "1/s", 0.0, 50.0, read_only=True),
-    Param("sim_metres_per_px", 0.0016, "simulated camera scale", "m/px", 1e-5, 0.1, read_only=True),
-    Param("sim_touching_p", 0.0, "chance an item touches the previous one", "", 0.0, 1.0, read_only=True),
-    Param("sim_seed", 0, "simulator seed", "", 0, 2**31 - 1, read_only=True),
-    dataclasses.replace(ASPECT_PARAM, name="sim_photo_aspect", read_only=True),
-    Param("publish_encoder", True, "sim only: publish belt/encoder (travel, speed)"),
-)
 
 
 class CameraDriver(Node):
     def __init__(self, sim: BeltSimulator | None = None, **kwargs: Any) -> None:
         super().__init__("camera_driver", **kwargs)
-        self.values = parameters.declare(self, PARAMS)
-        parameters.watch(self, PARAMS, self.values, lambda cand: None)
+        self.values = parameters.declare(self, specs.CAMERA)
+        parameters.watch(self, specs.CAMERA, self.values, lambda cand: None)
         self.image_pub = self.create_publisher(Image, "camera/image_raw", qos_profile_sensor_data)
         self.info_pub = self.create_publisher(CameraInfo, "camera/camera_info", qos_profile_sensor_data)
         self.encoder_pub = self.create_publisher(JointState, "belt/encoder", 10)
@@ -71,12 +44,7 @@ class CameraDriver(Node):
         v = self.values
         if v["source"] == "sim":
             if self.sim is None:
-                self.sim = BeltSimulator(SimConfig(
-                    images=paths.resolve(v["sim_images"], paths.demo_images()), subset=v["sim_subset"],
-                    width_px=v["width"], height_px=v["height"], metres_per_px=v["sim_metres_per_px"],
-                    fps=v["fps"], speed=SpeedProfile.parse(v["sim_belt_speed"]),
-                    items_per_second=v["sim_items_per_second"], touching_p=v["sim_touching_p"],
-                    seed=v["sim_seed"], photo_aspect=v["sim_photo_aspect"]))
+                self.sim = BeltSimulator(sim_config(v, paths.resolve(v["sim_images"], paths.demo_images())))
             return SimSource(self.sim)
         if v["source"] == "images":
             return ImageFolderSource(Path(v["images_path"]), v["loop"])

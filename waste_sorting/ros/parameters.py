@@ -52,9 +52,8 @@ def declare(node: Node, specs: Sequence[Param]) -> dict[str, Any]:
 
 def check_names(node: Node) -> None:
     """Refuse a parameter the node was given that no node of the cell declares (a misspelt name)."""
-    from waste_sorting.nodes.cell_params import cell_params
+    from waste_sorting.cell.specs import CELL as specs
 
-    specs = cell_params()
     every = sorted({p.name for s in specs.values() for p in s})
     own = [p.name for p in specs.get(node.get_name(), ())] or every
     for name in node._parameter_overrides:

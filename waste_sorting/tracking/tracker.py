@@ -25,6 +25,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -438,3 +439,21 @@ class ConveyorTracker:
         if not self.tracks:
             return itemlist.empty(0)
         return np.concatenate([self.track_record(tr, t) for tr in self.tracks])
+
+
+def tracker_status(core: ConveyorTracker, mismatch: str | None) -> tuple[str | None, dict[str, Any]]:
+    """(the problem worth a warning, or None; the figures) for the tracker's diagnostics."""
+    st = core.stats
+    values: dict[str, Any] = {"speed_configured": core.odometry.speed, "speed_measured": core.measured_speed or 0.0,
+                              "tracks": len(core.tracks), "created": st.created, "noise_rejected": st.rejected_noise,
+                              "overlaps": st.overlaps, "amendments": st.amendments,
+                              "late_classifications": st.late_classifications}
+    for (status, reason), n in sorted(st.decisions.items()):
+        values[f"{status.lower()}_{reason.lower()}"] = n
+    problem = mismatch
+    if not problem and st.late_classifications > st.created:
+        # More classifications arrive after decisions than there are items: the classifier
+        # classifies each item more often than decide_after waits for, and that evidence is wasted.
+        problem = (f"{st.late_classifications} classifications arrived after their item was "
+                   f"decided: set decide_after to the classifier's max_classifications")
+    return problem, values

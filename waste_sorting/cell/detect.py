@@ -1,0 +1,109 @@
+"""The detect stage: a camera message's checks, then segmentation and classification.
+
+What the classifier node and the offline tools do with every frame: decode it,
+refuse one of the wrong size or with a stamp that is not newer, count the
+frames the camera sent that never arrived, and hand the rest to the item
+detector.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from waste_sorting import paths
+from waste_sorting.cell.builders import Values, detector_settings
+from waste_sorting.cell.messages import image_to_bgr, to_sec
+from waste_sorting.inference.classifier import ImageClassifier
+from waste_sorting.vision.item_detector import FrameResult, ItemDetector
+from waste_sorting.vision.segmentation import BeltSegmenter
+
+
+@dataclass(frozen=True)
+class Detected:
+    stamp: float
+    image: np.ndarray
+    result: FrameResult
+
+
+@dataclass(frozen=True)
+class Rejected:
+    reason: str
+
+    @property
+    def kind(self) -> str:
+        """The reason without its figures: what a log line is throttled by."""
+        return self.reason.split(",")[0].split("(")[0]
+
+
+@dataclass
+class DetectStats:
+    frames: int = 0     # frames detected
+    rejected: int = 0   # frames refused (undecodable, wrong size, stamp not newer)
+    dropped: int = 0    # frames the camera sent that never arrived (gaps in the stamps)
+    items: int = 0      # detections published
+
+
+class DetectStage:
+    def __init__(self, detector: ItemDetector, values: Values) -> None:
+        self.detector = detector
+        self.stats = DetectStats()
+        self.expected_size: tuple[int, int] = (0, 0)
+        self.last_stamp: float | None = None
+        self.period: float | None = None  # camera frame period, learnt from the stamps
+        self.configure(values)
+
+    def configure(self, values: Values) -> None:
+        """New classifier parameter values (checked whole before anything changes)."""
+        homography, seg, det = detector_settings(values)
+        self.detector.homography = homography
+        self.detector.segmenter.cfg = seg
+        self.detector.configure(det)
+        self.expected_size = (int(values["expected_size"][0]), int(values["expected_size"][1]))
+
+    def process(self, msg: Any, keep_crops: bool = False) -> Detected | Rejected:
+        """One Image or CompressedImage message, rclpy's or a bag's."""
+        try:
+            frame = image_to_bgr(msg)
+        except ValueError as exc:
+            return self._reject(str(exc))
+        w, h = self.expected_size
+        if w > 0 and h > 0 and (frame.shape[1], frame.shape[0]) != (w, h):
+            return self._reject(f"{frame.shape[1]}x{frame.shape[0]}, expected {w}x{h} "
+                                "(the homography is for that size)")
+        stamp = to_sec(msg.header.stamp)
+        if self.last_stamp is not None and stamp <= self.last_stamp:
+            return self._reject("stamp not newer than the last one")
+        if self.last_stamp is not None:
+            gap = stamp - self.last_stamp
+            if self.period is None or gap < 1.5 * self.period:
+                self.period = gap if self.period is None else 0.9 * self.period + 0.1 * gap
+            else:
+                self.stats.dropped += max(int(round(gap / self.period)) - 1, 0)
+        self.last_stamp = stamp
+        result = self.detector.process(frame, stamp, keep_crops)
+        self.stats.frames += 1
+        self.stats.items += len(result.records)
+        return Detected(stamp, frame, result)
+
+    def _reject(self, reason: str) -> Rejected:
+        self.stats.rejected += 1
+        return Rejected(reason)
+
+
+def build_detect(values: Values, model: Path | None = None) -> DetectStage:
+    """The stage for classifier parameter values; ``model`` replaces the values' model file."""
+    classifier = ImageClassifier(model or paths.resolve(values["model"], paths.default_model()),
+                                 values["backend"], values["threads"])
+    homography, seg, det = detector_settings(values)
+    return DetectStage(ItemDetector(BeltSegmenter(seg), homography, classifier, det), values)
+
+
+def class_names_warning(values: Values, classifier: ImageClassifier) -> str | None:
+    """The configured class names when they differ from the model's (the model's are used)."""
+    if list(values["classes"]) == classifier.classes:
+        return None
+    return f"parameter classes {values['classes']} differ from the model's {classifier.classes}; using the model's"
