@@ -9,7 +9,7 @@ core objects. Nothing here imports ROS.
 """
 
 from waste_sorting.cell import specs
-from waste_sorting.cell.actuate import NAK_REASONS, ActuateStage, CommandSender, outcome_of
+from waste_sorting.cell.actuate import NAK_REASONS, ActuateStage, CommandSender, outcome_name, outcome_of
 from waste_sorting.cell.builders import (
     detector_settings,
     ejector_geometry,
@@ -24,5 +24,5 @@ from waste_sorting.cell.track import TrackStage
 __all__ = [
     "NAK_REASONS", "ActuateStage", "CommandSender", "ControllerSender", "DetectStage", "DetectStats", "Detected",
     "LinkSender", "Rejected", "TrackStage", "build_detect", "class_names_warning", "detector_settings",
-    "ejector_geometry", "link_config", "outcome_of", "sim_config", "specs", "tracker_settings",
+    "ejector_geometry", "link_config", "outcome_name", "outcome_of", "sim_config", "specs", "tracker_settings",
 ]

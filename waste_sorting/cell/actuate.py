@@ -55,6 +55,12 @@ def outcome_of(result: CommandResult) -> tuple[ItemStatus, MissReason]:
     return ItemStatus.MISSED, MissReason.LINK_DOWN
 
 
+def outcome_name(rec: np.void) -> str:
+    """SORTED, or MISSED_<REASON>: how a fired record is counted, live and offline."""
+    status, reason = ItemStatus(int(rec["status"])), MissReason(int(rec["reason"]))
+    return status.name if reason == MissReason.NONE else f"{status.name}_{reason.name}"
+
+
 class ActuateStage:
     def __init__(self, geometry: EjectorGeometry, min_lead: float, enabled: bool, sender: CommandSender,
                  clock: Callable[[], float], fired: Callable[[np.void], None]) -> None:
@@ -128,5 +134,5 @@ class ActuateStage:
 
     def _finish(self, rec: np.void, status: ItemStatus, reason: MissReason) -> None:
         rec["status"], rec["reason"] = status, reason
-        self._count(status.name if reason == MissReason.NONE else f"{status.name}_{reason.name}")
+        self._count(outcome_name(rec))
         self.fired(rec)

@@ -24,7 +24,16 @@ import numpy as np
 
 from waste_sorting import paths
 from waste_sorting.bags import io as bagio
-from waste_sorting.cell import ActuateStage, ControllerSender, Detected, DetectStage, Rejected, TrackStage, specs
+from waste_sorting.cell import (
+    ActuateStage,
+    ControllerSender,
+    Detected,
+    DetectStage,
+    Rejected,
+    TrackStage,
+    outcome_name,
+    specs,
+)
 from waste_sorting.cell.builders import ejector_geometry
 from waste_sorting.cell.detect import build_detect
 from waste_sorting.cell.messages import cloud_to_items, to_sec
@@ -276,9 +285,11 @@ def evaluate(bag: Path, params_file: Path | None = None, model: Path | None = No
              image_topic: str = "/camera/image_raw", encoder_topic: str = "/belt/encoder",
              truth_topic: str = "/sim/ground_truth",
              overrides: dict[str, dict[str, Any]] | None = None, plant_latency: float | None = None,
-             plant_ejector_offset: float = 0.0, unknown_class_as: str | None = None) -> dict[str, Any]:
-    """Run and score; ``plant_*`` make the simulated valves differ from the configuration."""
-    cell, _ = build_cell(params_file or paths.default_params_file(), model, overrides)
+             plant_ejector_offset: float = 0.0, unknown_class_as: str | None = None,
+             controller: ControllerCore | None = None) -> dict[str, Any]:
+    """Run and score; ``plant_*`` make the simulated valves differ from the configuration,
+    ``controller`` replaces the default controller logic (a test's one that refuses commands)."""
+    cell, _ = build_cell(params_file or paths.default_params_file(), model, overrides, controller=controller)
     log = read_bag(bag, cell.detect, image_topic, encoder_topic, truth_topic, unknown_class_as)
     return run_cell(bag, cell, log, plant_latency, plant_ejector_offset)
 
@@ -346,6 +357,8 @@ def run_cell(bag: Path, cell: OfflineCell, log: BagLog, plant_latency: float | N
         "picks": [{"item_id": item, "ejector": int(d["ejector"]), "class_id": int(d["class_id"]),
                    "fire_time": float(d["fire_time"]), "pulse": float(d["pulse"])}
                   for item, d in cell.requests.items()],  # as last requested (amendments applied)
+        "fired": [{"item_id": int(f["item_id"]), "ejector": int(f["ejector"]),
+                   "outcome": outcome_name(f)} for f in cell.fired],  # each first request's outcome
     }
     bin_classes = list(cell.track.tracker.bins.ejector_class)
     base["picks_per_bin"] = {bin_classes[int(k)] if int(k) < len(bin_classes) else k: v
