@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import json
 import threading
@@ -103,15 +102,14 @@ def test_evaluate_is_deterministic_and_reports_every_key(short_bag, shipped_mode
 
 def test_sweep_reuses_one_classification_and_matches_evaluate(tmp_path, short_bag, shipped_model):
     """A test engineer compares thresholds on one bag: each sweep run scores as evaluate would."""
-    from waste_sorting.evaluation.offline import PRIVATE_KEYS, add_arguments, evaluate, run
+    from waste_sorting.cli import main
+    from waste_sorting.evaluation.offline import PRIVATE_KEYS, evaluate
 
     timing_free = {"latency_ms", "wall_seconds", "frames_per_second", *PRIVATE_KEYS}
     strip = lambda r: {k: v for k, v in r.items() if k not in timing_free}  # noqa: E731
-    p = argparse.ArgumentParser()
-    add_arguments(p)
     out = tmp_path / "sweep.json"
-    run(p.parse_args([str(short_bag), "--sweep", "tracker.bin_min_confidence", "--values", "0.0", "0.5", "1.0",
-                      "--json", str(out)]))
+    assert main(["evaluate", str(short_bag), "--sweep", "tracker.bin_min_confidence", "--values", "0.0", "0.5", "1.0",
+                 "--json", str(out)]) == 0
     runs = json.loads(out.read_text())["runs"]
     assert [r["value"] for r in runs] == [[0.0] * 5, [0.5] * 5, [1.0] * 5]  # one number for every bin
     alone = evaluate(short_bag, overrides={"tracker": {"bin_min_confidence": [0.5] * 5}})

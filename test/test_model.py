@@ -107,7 +107,7 @@ def test_training_resumes_from_its_checkpoint(tiny_run, demo_images, tmp_path, c
 def test_onnx_export_matches_pytorch(tiny_run):
     import onnxruntime as ort
 
-    from waste_sorting.model.train import load_checkpoint, network_from_checkpoint
+    from waste_sorting.model.checkpoint import load_checkpoint, network_from_checkpoint
 
     net = network_from_checkpoint(load_checkpoint(tiny_run / "checkpoint.pt"))
     x = np.random.default_rng(0).normal(size=(5, 3, 64, 64)).astype(np.float32)  # batch 5: dynamic axis
@@ -159,9 +159,9 @@ def test_feature_distillation_trains_and_resumes_with_its_projector(tiny_run, de
 
 
 def test_onnx_teacher_gives_what_pytorch_gives_and_refuses_another_size(tiny_run):
+    from waste_sorting.model.checkpoint import load_checkpoint, network_from_checkpoint
     from waste_sorting.model.registry import embed_and_logits
     from waste_sorting.model.teacher import OnnxTeacher
-    from waste_sorting.model.train import load_checkpoint, network_from_checkpoint
 
     net = network_from_checkpoint(load_checkpoint(tiny_run / "checkpoint.pt"))
     teacher = OnnxTeacher(net, 64, threads=1)
@@ -184,15 +184,16 @@ def test_bench_times_the_teacher_in_both_runtimes(tiny_run):
     assert t["speedup"] == t["torch-eager"]["p50_ms"] / t["onnxruntime"]["p50_ms"]  # printed, never asserted
 
 
-def test_a_second_trainer_on_the_same_run_folder_is_refused(demo_images, tmp_path):
+def test_a_second_trainer_on_the_same_run_folder_is_refused(demo_images, tmp_path, capsys):
     from waste_sorting.cli import main
     from waste_sorting.model.runlock import lock_run_folder
 
     out = tmp_path / "run"
     with lock_run_folder(out):  # as a training process holds it
-        with pytest.raises(SystemExit, match=f"another training process \\(pid {os.getpid()}\\)"):
-            main(["train", "--data", str(demo_images), "--out", str(out), "--size", "64", "--epochs", "1",
-                  "--quiet", "--no-export"])
+        code = main(["train", "--data", str(demo_images), "--out", str(out), "--size", "64", "--epochs", "1",
+                     "--quiet", "--no-export"])
+        assert code == 2
+        assert f"another training process (pid {os.getpid()})" in capsys.readouterr().err
         assert not (out / "checkpoint.pt").exists()
     with lock_run_folder(out):  # released with the process (here: the block)
         pass

@@ -75,3 +75,42 @@ def test_the_core_and_the_offline_tools_import_no_ros(repo):
                            "waste_sorting/tracking", "waste_sorting/vision", "waste_sorting/scheduling",
                            "waste_sorting/adaptation"], capture_output=True, text=True, cwd=repo)
     assert grep.stdout == "", grep.stdout
+
+
+def test_no_import_cycles(repo):
+    """The package's module-level imports form no cycle (what `import` order then cannot break)."""
+    import ast
+
+    root = repo / "waste_sorting"
+    mods = {".".join(p.relative_to(repo).with_suffix("").parts).removesuffix(".__init__"): p
+            for p in root.rglob("*.py")}
+    graph: dict[str, set[str]] = {}
+    for name, path in mods.items():
+        deps: set[str] = set()
+        for node in ast.walk(ast.parse(path.read_text())):  # deferred imports too: a cycle they hide is one
+            targets = [a.name for a in node.names] if isinstance(node, ast.Import) else \
+                [f"{node.module}.{a.name}" if f"{node.module}.{a.name}" in mods else node.module for a in node.names] \
+                if isinstance(node, ast.ImportFrom) and node.module and node.level == 0 else []
+            for t in targets:
+                parts = t.split(".")
+                for k in range(2, len(parts) + 1):  # importing a.b.c runs a.b's __init__ first
+                    dep = ".".join(parts[:k])
+                    if dep in mods and dep != name and not name.startswith(dep + "."):
+                        deps.add(dep)
+        graph[name] = deps
+    seen: dict[str, int] = {}
+    stack: list[str] = []
+
+    def visit(n: str) -> None:
+        seen[n] = 1
+        stack.append(n)
+        for d in sorted(graph[n]):
+            assert seen.get(d) != 1, "import cycle: " + " -> ".join(stack[stack.index(d):] + [d])
+            if d not in seen:
+                visit(d)
+        stack.pop()
+        seen[n] = 2
+
+    for n in sorted(graph):
+        if n not in seen:
+            visit(n)

@@ -9,10 +9,10 @@ list out for 1280x720 frames holding 1, 4 and 12 items.
 
 from __future__ import annotations
 
-import argparse
 import json
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -21,24 +21,22 @@ import numpy as np
 from waste_sorting import paths
 
 
-def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--model", type=Path, default=None, help="FP32 ONNX model (default: the shipped one)")
-    p.add_argument("--int8", type=Path, default=None, help="INT8 QDQ model to include")
-    p.add_argument("--backend", nargs="*", default=["onnxruntime", "torch", "tensorrt"],
-                   help="which of onnxruntime, torch, tensorrt to run (missing ones are skipped with a reason)")
-    p.add_argument("--batch", type=int, nargs="*", default=[1, 8])
-    p.add_argument("--seconds", type=float, default=3.0, help="time per measurement")
-    p.add_argument("--threads", type=int, default=0)
-    p.add_argument("--frames", type=int, nargs="*", default=[1, 4, 12], help="items per hot-path frame")
-    p.add_argument("--stream-frames", type=int, default=90,
-                   help="frames of the moving-belt hot-path run (0 skips it)")
-    p.add_argument("--stream-items", type=float, default=4.8,
-                   help="items in view the moving-belt run aims at (single file with gaps: it reports the mean it got)")
-    p.add_argument("--teacher", type=Path, default=None,
-                   help="also time this distillation teacher (checkpoint.pt): PyTorch against ONNX Runtime, "
-                        "as `train` runs it")
-    p.add_argument("--teacher-size", type=int, default=160)
-    p.add_argument("--json", type=Path)
+@dataclass
+class BenchOptions:
+    """What `waste-sorting bench` measures (the command line's defaults are its)."""
+
+    model: Path | None          # FP32 ONNX model (None: the shipped one)
+    int8: Path | None           # INT8 QDQ model to include
+    backend: list[str]          # which of onnxruntime, torch, tensorrt to run
+    batch: list[int]            # classifier batch sizes
+    seconds: float              # time per measurement
+    threads: int                # inference threads (0: automatic)
+    frames: list[int]           # items per hot-path frame
+    stream_frames: int          # frames of the moving-belt hot-path run (0 skips it)
+    stream_items: float         # items in view the moving-belt run aims at
+    teacher: Path | None        # also time this distillation teacher (checkpoint.pt)
+    teacher_size: int
+    json: Path | None           # write the figures as JSON here
 
 
 def measure(fn: Callable[[], Any], seconds: float, warmup: int = 3) -> dict[str, float]:
@@ -77,9 +75,9 @@ def bench_teacher(checkpoint: Path, size: int, seconds: float, threads: int, bat
     """A training batch through the frozen teacher: PyTorch eager (the baseline) and ONNX Runtime."""
     import torch
 
+    from waste_sorting.model.checkpoint import load_checkpoint, network_from_checkpoint
     from waste_sorting.model.registry import embed_and_logits
     from waste_sorting.model.teacher import OnnxTeacher
-    from waste_sorting.model.train import load_checkpoint, network_from_checkpoint
 
     if threads:
         torch.set_num_threads(threads)
@@ -99,7 +97,7 @@ def bench_teacher(checkpoint: Path, size: int, seconds: float, threads: int, bat
             "speedup": rows["torch-eager"]["p50_ms"] / rows["onnxruntime"]["p50_ms"]}
 
 
-def bench_classifier(args: argparse.Namespace) -> list[dict[str, Any]]:
+def bench_classifier(args: BenchOptions) -> list[dict[str, Any]]:
     from waste_sorting.inference.backend import OnnxRuntimeBackend, tensorrt_status
     from waste_sorting.inference.metadata import ModelMetadata
 
@@ -169,7 +167,7 @@ def _hot_path_detector(clf: Any, max_classifications: int, band: tuple[float, fl
                         DetectorConfig(classify_band=band, max_classifications=max_classifications))
 
 
-def _classifiers(args: argparse.Namespace) -> dict[str, Any]:
+def _classifiers(args: BenchOptions) -> dict[str, Any]:
     from waste_sorting.inference.classifier import ImageClassifier
 
     out = {"fp32": ImageClassifier(args.model or paths.default_model(), "onnxruntime", args.threads)}
@@ -178,7 +176,7 @@ def _classifiers(args: argparse.Namespace) -> dict[str, Any]:
     return out
 
 
-def bench_hot_path(args: argparse.Namespace, classifiers: dict[str, Any]) -> list[dict[str, Any]]:
+def bench_hot_path(args: BenchOptions, classifiers: dict[str, Any]) -> list[dict[str, Any]]:
     """Worst case: the same still frame again and again, every item classified in every frame."""
     rows = []
     for precision, clf in classifiers.items():
@@ -209,7 +207,7 @@ def stream_frames(n_frames: int, items_in_view: float, speed: float = 2.0, seed:
     return [sim.render(warm + k / 30.0) for k in range(n_frames)]
 
 
-def bench_hot_path_stream(args: argparse.Namespace, classifiers: dict[str, Any]) -> list[dict[str, Any]]:
+def bench_hot_path_stream(args: BenchOptions, classifiers: dict[str, Any]) -> list[dict[str, Any]]:
     """The running cell: a moving belt, classification band and per-item budget as configured."""
     if args.stream_frames <= 0:
         return []
@@ -234,7 +232,7 @@ def bench_hot_path_stream(args: argparse.Namespace, classifiers: dict[str, Any])
     return rows
 
 
-def run(args: argparse.Namespace) -> dict[str, Any]:
+def run(args: BenchOptions) -> dict[str, Any]:
     import os
 
     print(f"machine: {os.cpu_count()} cores; threads {args.threads or 'auto'}; {args.seconds:.0f} s per figure")

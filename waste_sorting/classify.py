@@ -2,26 +2,11 @@
 
 from __future__ import annotations
 
-import argparse
-import json
-import sys
 from pathlib import Path
 from typing import Any
 
 from waste_sorting import paths
 from waste_sorting.data.folders import IMAGE_SUFFIXES
-from waste_sorting.data.photos import aspect_argument
-
-
-def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("paths", nargs="+", type=Path, help="image files or folders (searched recursively)")
-    p.add_argument("--model", type=Path, default=None, help="ONNX model (default: the shipped model)")
-    p.add_argument("--backend", default="auto", choices=("auto", "tensorrt", "onnxruntime"))
-    p.add_argument("--json", action="store_true", help="print a JSON list instead of lines")
-    p.add_argument("--top", type=int, default=1, help="also list the top-k classes")
-    p.add_argument("--photo-aspect", type=aspect_argument, default=0.0,
-                   help="stretch each photo to this true width/height first (4:3 = 1.333 for TrashNet's files, "
-                        "stored squeezed to 3:4); 0 (default) takes photos as stored")
 
 
 def collect(inputs: list[Path]) -> list[Path]:
@@ -68,23 +53,3 @@ def classify_paths(files: list[Path], model: Path | None, backend: str = "auto",
                 entry["top"] = [{"label": clf.classes[int(i)], "confidence": round(float(p[i]), 4)}
                                 for i in order[:top]]
     return results
-
-
-def run(args: argparse.Namespace) -> int:
-    files = collect(args.paths)
-    if not files:
-        print("no images found", file=sys.stderr)
-        return 2
-    results = classify_paths(files, args.model, args.backend, args.top, args.photo_aspect)
-    if args.json:
-        print(json.dumps(results, indent=2))
-    else:
-        for r in results:
-            if "error" in r:
-                print(f"{r['path']}: ERROR {r['error']}")
-            else:
-                print(f"{r['path']}: {r['label']} {r['confidence']:.3f}")
-    errors = sum("error" in r for r in results)
-    if errors:
-        print(f"{errors} of {len(results)} files could not be classified", file=sys.stderr)
-    return 1 if errors == len(results) else 0

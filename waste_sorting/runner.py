@@ -8,47 +8,42 @@ where every item was when each pulse fired.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from waste_sorting import paths
-from waste_sorting.argtypes import non_negative_float, positive_float
 from waste_sorting.cell.specs import CELL
 from waste_sorting.errors import UsageError, WasteSortingError
 from waste_sorting.evaluation.report import SimRunReport, build_sim_report, print_sim_report
 from waste_sorting.params_file import check_file
 
 
-def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--params", type=Path, default=None, help="ROS 2 params file (default: config/sorting_cell.yaml)")
-    mode = p.add_mutually_exclusive_group()
-    mode.add_argument("--sim", dest="sim", action="store_true", default=True,
-                      help="simulated camera + controller emulator on a pty (default)")
-    mode.add_argument("--hardware", dest="sim", action="store_false",
-                      help="use the camera and serial port named in the params file")
-    p.add_argument("--duration", type=non_negative_float, default=60.0,
-                   help="seconds of camera input (0: until Ctrl-C)")
-    p.add_argument("--belt-speed", type=positive_float, help="belt speed (m/s) for the simulator and the tracker")
-    p.add_argument("--items-per-second", type=non_negative_float, help="simulated item rate")
-    p.add_argument("--images", type=Path, help="simulator image folder (default: shipped demo set)")
-    p.add_argument("--model", type=Path, help="ONNX model (default: the params file's)")
-    p.add_argument("--port", help="serial port of the controller (hardware mode)")
-    p.add_argument("--seed", type=int, help="simulator seed")
-    p.add_argument("--json", type=Path, help="write the report as JSON here")
-    p.add_argument("--quiet", action="store_true", help="less node logging")
-    p.add_argument("--namespace", default="", help="ROS namespace of the cell's nodes and topics (two cells, one host)")
-    p.add_argument("--executor", choices=("per-node", "shared"), default="per-node",
-                   help="a single-threaded executor per node (default), or one multi-threaded executor for all "
-                        "four (the earlier arrangement, to measure against)")
+@dataclass
+class RunOptions:
+    """What `waste-sorting run` was asked for (the command line's defaults are its)."""
+
+    params: Path | None        # ROS 2 params file (None: config/sorting_cell.yaml)
+    sim: bool                  # simulated camera + controller emulator on a pty
+    duration: float            # seconds of camera input (0: until Ctrl-C)
+    belt_speed: float | None   # belt speed (m/s) for the simulator and the tracker
+    items_per_second: float | None  # simulated item rate
+    images: Path | None        # simulator image folder (None: the shipped demo set)
+    model: Path | None         # ONNX model (None: the params file's)
+    port: str | None           # serial port of the controller (hardware mode)
+    seed: int | None           # simulator seed
+    json: Path | None          # write the report as JSON here
+    quiet: bool                # less node logging
+    namespace: str             # ROS namespace of the cell's nodes and topics
+    executor: str              # "per-node" or "shared"
 
 
-def _overrides(args: argparse.Namespace, port: str | None) -> dict[str, list[Any]]:
+def _overrides(args: RunOptions, port: str | None) -> dict[str, list[Any]]:
     from rclpy.parameter import Parameter
 
     o: dict[str, list[Any]] = {"camera_driver": [], "classifier": [], "tracker": [], "actuator": []}
@@ -70,7 +65,7 @@ def _overrides(args: argparse.Namespace, port: str | None) -> dict[str, list[Any
     return o
 
 
-def run(args: argparse.Namespace) -> SimRunReport | None:
+def run(args: RunOptions) -> SimRunReport | None:
     import rclpy
 
     from waste_sorting.nodes.actuator import Actuator
@@ -117,7 +112,7 @@ def run(args: argparse.Namespace) -> SimRunReport | None:
             print("stopping")
         if not cell.alive():
             cell.shutdown(timeout_sec=2.0)
-            raise SystemExit(f"the cell stopped: a node failed with {cell.failure[0]!r}" if cell.failure
+            raise WasteSortingError(f"the cell stopped: a node failed with {cell.failure[0]!r}" if cell.failure
                              else "the cell's executor stopped unexpectedly")
         camera.timer.cancel()
         classifier.camera_stopped()

@@ -7,18 +7,17 @@ accounting (every item the tracker decided ends sorted, passed or missed).
 
 from __future__ import annotations
 
-import argparse
 import threading
 import time
+from dataclasses import dataclass
 from typing import Any
 
+from waste_sorting.runner import RunOptions
 
-def add_arguments(p: argparse.ArgumentParser) -> None:
-    from waste_sorting import runner
 
-    runner.add_arguments(p)
-    p.set_defaults(duration=180.0, items_per_second=5.0, quiet=True)
-    p.add_argument("--sample-every", type=float, default=10.0, help="seconds between memory samples")
+@dataclass
+class SoakOptions(RunOptions):
+    sample_every: float  # seconds between memory samples
 
 
 def rss_mb() -> float:
@@ -29,7 +28,7 @@ def rss_mb() -> float:
     return float("nan")
 
 
-def run(args: argparse.Namespace) -> dict[str, Any]:
+def run(args: SoakOptions) -> dict[str, Any]:
     from waste_sorting import runner
 
     samples: list[tuple[float, float]] = []

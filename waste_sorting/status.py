@@ -8,7 +8,6 @@ picks per bin and misses by reason.
 
 from __future__ import annotations
 
-import argparse
 import os
 import time
 from collections import Counter
@@ -17,13 +16,6 @@ from typing import Any
 from waste_sorting.itemlist import ItemStatus, MissReason
 
 LEVELS = {0: "OK", 1: "WARN", 2: "ERROR", 3: "STALE"}
-
-
-def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--once", type=float, default=0.0, help="listen this many seconds, print once, exit")
-    p.add_argument("--namespace", default="", help="the cell's namespace, if any")
-    p.add_argument("--stale-after", type=float, default=2.0,
-                   help="seconds without a node's diagnostics before it shows STALE")
 
 
 class CellStatus:
@@ -85,40 +77,3 @@ class CellStatus:
             counter[status if reason == "NONE" else f"{status}/{reason}"] += 1
             if per_bin and status == "SORTED":
                 self.per_bin[int(r["ejector"])] += 1
-
-
-def run(args: argparse.Namespace) -> int:
-    import rclpy
-    from diagnostic_msgs.msg import DiagnosticArray
-    from geometry_msgs.msg import TwistStamped
-    from sensor_msgs.msg import PointCloud2
-
-    from waste_sorting.ros.messages import cloud_to_items
-
-    ns = ("/" + args.namespace.strip("/")) if args.namespace.strip("/") else ""
-    rclpy.init()
-    node = rclpy.create_node("cell_status")
-    view = CellStatus(args.namespace, args.stale_after)
-    node.create_subscription(DiagnosticArray, "/diagnostics", view.on_diagnostics, 50)
-    node.create_subscription(TwistStamped, f"{ns}/belt/speed_estimate",
-                             lambda m: setattr(view, "speed_measured", m.twist.linear.x), 10)
-    node.create_subscription(PointCloud2, f"{ns}/picks/fired",
-                             lambda m: view.on_records(cloud_to_items(m), view.fired, per_bin=True), 50)
-    node.create_subscription(PointCloud2, f"{ns}/items/decided",
-                             lambda m: view.on_records(cloud_to_items(m), view.decided), 50)
-    try:
-        next_draw = time.monotonic() + 1.0
-        end = time.monotonic() + args.once if args.once > 0 else float("inf")
-        while time.monotonic() < end:
-            rclpy.spin_once(node, timeout_sec=0.05)
-            if args.once <= 0 and time.monotonic() >= next_draw:
-                print("\033[2J\033[H" + view.render(), flush=True)
-                next_draw = time.monotonic() + 1.0
-        if args.once > 0:
-            print(view.render())
-    except KeyboardInterrupt:
-        pass
-    finally:
-        node.destroy_node()
-        rclpy.shutdown()
-    return 0

@@ -7,5 +7,13 @@ from waste_sorting.adaptation.harvest import HarvestedItem, harvest_bag, select,
 from waste_sorting.adaptation.labelled import read_labelled, write_harvest
 from waste_sorting.adaptation.thresholds import ScoreTable, choose_floors
 
-__all__ = ["HarvestedItem", "ScoreTable", "choose_floors", "harvest_bag", "read_labelled", "select",
-           "usefulness_order", "write_harvest"]
+__all__ = [
+    "HarvestedItem",
+    "ScoreTable",
+    "choose_floors",
+    "harvest_bag",
+    "read_labelled",
+    "select",
+    "usefulness_order",
+    "write_harvest",
+]

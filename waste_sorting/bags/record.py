@@ -6,22 +6,11 @@ is recorded exactly as it travelled; types come from the ROS graph.
 
 from __future__ import annotations
 
-import argparse
 import time
 from pathlib import Path
 from typing import Any
 
-from waste_sorting.bags.io import STORAGES, BagWriter
-
-
-def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("topics", nargs="*", help="topics to record (default: every topic seen)")
-    p.add_argument("--out", type=Path, required=True, help="bag folder to create")
-    p.add_argument("--duration", type=float, default=0.0, help="seconds (0: until Ctrl-C)")
-    p.add_argument("--storage", default="mcap", choices=sorted(STORAGES))
-    p.add_argument("--compress", action="store_true")
-    p.add_argument("--discovery", type=float, default=2.0, help="seconds to wait for topics to appear")
-
+from waste_sorting.bags.io import BagWriter
 
 RECORD_DEPTH = 1000  # a burst of frames waits here while the writer catches up, as in rosbag2
 
@@ -93,10 +82,3 @@ def record(out: Path, topics: list[str], duration: float, storage: str = "mcap",
         if own_context:
             rclpy.shutdown()
     return counts
-
-
-def run(args: argparse.Namespace) -> int:
-    counts = record(args.out, args.topics, args.duration, args.storage, args.compress, args.discovery)
-    for topic, n in sorted(counts.items()):
-        print(f"{topic}: {n} messages")
-    return 0

@@ -10,37 +10,14 @@ drive the cell.
 
 from __future__ import annotations
 
-import argparse
 import time
 from pathlib import Path
 
-from waste_sorting.argtypes import positive_float
 from waste_sorting.bags import io as bagio
 from waste_sorting.errors import BagError, UsageError
 
 ACK_WAIT_S = 2.0      # at the end, the longest wait for reliable readers to acknowledge what was sent
 CLOCK_PERIOD = 0.01  # s of bag time between /clock messages when no message is due
-
-
-def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("bag", type=Path)
-    p.add_argument("--rate", type=positive_float, default=1.0, help="playback speed factor")
-    p.add_argument("--loop", action="store_true", help="play again and again")
-    p.add_argument("--topics", nargs="*", help="only these topics")
-    p.add_argument("--remap", action="append", default=[], metavar="FROM:=TO", help="rename a topic")
-    p.add_argument("--no-clock", action="store_true", help="do not publish /clock")
-    p.add_argument("--start-delay", type=float, default=2.0,
-                   help="wait up to this long for every topic to have a subscriber before playing")
-
-
-def parse_remaps(items: list[str]) -> dict[str, str]:
-    out = {}
-    for item in items:
-        if ":=" not in item:
-            raise UsageError(f"--remap {item!r} must look like /from:=/to")
-        a, b = item.split(":=", 1)
-        out["/" + a.lstrip("/")] = "/" + b.lstrip("/")
-    return out
 
 
 def replay(bag: Path, rate: float = 1.0, loop: bool = False, topics: list[str] | None = None,
@@ -117,13 +94,3 @@ def replay(bag: Path, rate: float = 1.0, loop: bool = False, topics: list[str] |
         if own_context:
             rclpy.shutdown()
     return sent
-
-
-def run(args: argparse.Namespace) -> int:
-    try:
-        sent = replay(args.bag, args.rate, args.loop, args.topics, parse_remaps(args.remap), not args.no_clock,
-                      args.start_delay)
-    except KeyboardInterrupt:
-        return 0
-    print(f"replayed {sent} messages from {args.bag}")
-    return 0

@@ -1,1 +1,5 @@
-"""Frame sources for the camera driver: simulated belt, video file, image folder, device."""
+"""Where the camera driver's frames come from: a device, a video, an image folder, the simulator."""
+
+from waste_sorting.camera.sources import CaptureSource, FrameSource, ImageFolderSource, SimSource
+
+__all__ = ["CaptureSource", "FrameSource", "ImageFolderSource", "SimSource"]

@@ -22,7 +22,24 @@ from waste_sorting.cell.senders import ControllerSender, LinkSender
 from waste_sorting.cell.track import TrackStage
 
 __all__ = [
-    "NAK_REASONS", "ActuateStage", "CommandSender", "ControllerSender", "DetectStage", "DetectStats", "Detected",
-    "LinkSender", "Rejected", "TrackStage", "build_detect", "class_names_warning", "detector_settings",
-    "ejector_geometry", "link_config", "outcome_name", "outcome_of", "sim_config", "specs", "tracker_settings",
+    "NAK_REASONS",
+    "ActuateStage",
+    "CommandSender",
+    "ControllerSender",
+    "DetectStage",
+    "DetectStats",
+    "Detected",
+    "LinkSender",
+    "Rejected",
+    "TrackStage",
+    "build_detect",
+    "class_names_warning",
+    "detector_settings",
+    "ejector_geometry",
+    "link_config",
+    "outcome_name",
+    "outcome_of",
+    "sim_config",
+    "specs",
+    "tracker_settings",
 ]

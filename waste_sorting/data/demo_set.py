@@ -7,7 +7,6 @@ Reproduce with::
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
 import cv2
@@ -61,12 +60,3 @@ def make_demo_set(src: Path, dst: Path, per_class: int = 8, max_side: int = 256)
             written += 1
     (dst / "LICENSE-TRASHNET.txt").write_text(LICENCE)
     return written
-
-
-if __name__ == "__main__":
-    p = argparse.ArgumentParser(description=__doc__)
-    p.add_argument("src", type=Path)
-    p.add_argument("dst", type=Path)
-    p.add_argument("--per-class", type=int, default=8)
-    a = p.parse_args()
-    print(f"wrote {make_demo_set(a.src, a.dst, a.per_class)} images to {a.dst}")

@@ -10,8 +10,6 @@ belt is 0.56 times as wide as it should be.
 
 from __future__ import annotations
 
-import argparse
-
 import cv2
 import numpy as np
 
@@ -23,7 +21,7 @@ ASPECT_PARAM = Param("photo_aspect", PHOTO_ASPECT, "true width / height of the p
                      "and are stored squeezed to 3:4); 0 = as stored", "", 0.0, 10.0)
 
 
-def _problem(aspect: float) -> str | None:
+def aspect_problem(aspect: float) -> str | None:
     if ASPECT_PARAM.check(float(aspect)) is None:
         return None
     return f"photo aspect must be 0 (as stored) or positive, at most {ASPECT_PARAM.max:g}; got {aspect}"
@@ -31,7 +29,7 @@ def _problem(aspect: float) -> str | None:
 
 def as_taken(image: np.ndarray, aspect: float = PHOTO_ASPECT) -> np.ndarray:
     """The photo stretched to ``aspect`` (width / height), its longer side kept; ``aspect`` 0 keeps it."""
-    if (why := _problem(aspect)) is not None:
+    if (why := aspect_problem(aspect)) is not None:
         raise ValueError(why)
     h, w = image.shape[:2]
     if aspect == 0 or abs(w / h - aspect) < 0.01 * aspect:
@@ -40,14 +38,3 @@ def as_taken(image: np.ndarray, aspect: float = PHOTO_ASPECT) -> np.ndarray:
     size = (side, max(1, round(side / aspect))) if aspect >= 1 else (max(1, round(side * aspect)), side)
     shrinks = size[0] * size[1] < w * h
     return cv2.resize(image, size, interpolation=cv2.INTER_AREA if shrinks else cv2.INTER_LINEAR)
-
-
-def aspect_argument(text: str) -> float:
-    """argparse type for ``--photo-aspect``: a clear usage error, not a traceback, for a bad value."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if (why := _problem(value)) is not None:
-        raise argparse.ArgumentTypeError(why)
-    return value

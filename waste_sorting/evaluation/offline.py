@@ -10,9 +10,7 @@ same params give the same result (the processing-time figures aside).
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
-import json
 import time
 from collections import Counter, defaultdict
 from collections.abc import Iterator
@@ -38,7 +36,7 @@ from waste_sorting.cell.builders import ejector_geometry
 from waste_sorting.cell.detect import build_detect
 from waste_sorting.cell.messages import cloud_to_items, to_sec
 from waste_sorting.errors import BagError, DataError, ParamsError, UsageError
-from waste_sorting.evaluation.accounting import account, match_decisions, print_accounting, tally
+from waste_sorting.evaluation.accounting import account, match_decisions, tally
 from waste_sorting.evaluation.scoring import ExecutedPulse, TruthItem, score
 from waste_sorting.itemlist import ItemStatus, MissReason
 from waste_sorting.params_file import check_file, node_values, unknown_name
@@ -47,32 +45,6 @@ from waste_sorting.protocol.controller import ControllerCore, Pulse
 POLL_STEP = 0.005  # s: the tracker node's timer period
 IMAGE_TYPES = ("sensor_msgs/msg/Image", "sensor_msgs/msg/CompressedImage")
 PRIVATE_KEYS = ("_truth", "_timing_errors", "_pulse_speeds", "_item_classes")  # in-process results, not for the JSON
-
-
-def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("bag", type=Path, help="rosbag2 folder (MCAP or sqlite3)")
-    p.add_argument("--params", type=Path, default=None, help="params file (default: config/sorting_cell.yaml)")
-    p.add_argument("--model", type=Path, default=None, help="ONNX model (default: the params file's)")
-    p.add_argument("--json", type=Path, help="write the scores as JSON")
-    p.add_argument("--unknown-class-as", metavar="CLASS",
-                   help="score ground-truth items of a class the model lacks as this class (e.g. trash)")
-    p.add_argument("--compare", type=Path, nargs=2, metavar=("A.onnx", "B.onnx"),
-                   help="score two models on the same bag, side by side, with the items they disagree on")
-    p.add_argument("--plots", type=Path, help="write PNG plots into this folder")
-    p.add_argument("--image-topic", default="/camera/image_raw")
-    p.add_argument("--encoder-topic", default="/belt/encoder")
-    p.add_argument("--truth-topic", default="/sim/ground_truth")
-    p.add_argument("--set", action="append", default=[], metavar="NODE.PARAM=VALUE",
-                   help="override a parameter, e.g. tracker.speed_source=encoder (YAML value)")
-    p.add_argument("--sweep", metavar="NODE.PARAM",
-                   help="evaluate once per --values entry of this parameter and print purity/recovery per value "
-                        "(tracker/actuator parameters reuse one classification of the bag)")
-    p.add_argument("--values", nargs="+", default=[], metavar="VALUE",
-                   help="values for --sweep (YAML; one number for a list parameter is used for every entry)")
-    p.add_argument("--plant-latency", type=float, default=None,
-                   help="simulated valves' true latency (s); default: the configured valve_latency")
-    p.add_argument("--plant-ejector-offset", type=float, default=0.0,
-                   help="simulated ejectors' true position minus the configured one (m)")
 
 
 @dataclass
@@ -140,20 +112,6 @@ class OfflineCell:
                 self.actuate.request(d.record.copy())
         for p in self.controller.pop_due(int(round(now * 1e6))):
             self.pulses.append(dataclasses.replace(p, wall_time=p.ctrl_time_us / 1e6))
-
-
-def parse_overrides(items: list[str]) -> dict[str, dict[str, Any]]:
-    """['tracker.belt_speed=1.8', ...] -> {'tracker': {'belt_speed': 1.8}}."""
-    import yaml
-
-    out: dict[str, dict[str, Any]] = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        node, dot, name = key.partition(".")
-        if not sep or not dot or node not in ("classifier", "tracker", "actuator"):
-            raise UsageError(f"--set {item!r} must look like classifier|tracker|actuator.PARAM=VALUE")
-        out.setdefault(node, {})[name] = yaml.safe_load(value)
-    return out
 
 
 def build_cell(params_file: Path, model: Path | None, overrides: dict[str, dict[str, Any]] | None = None,
@@ -411,121 +369,3 @@ def _score_against_truth(cell: OfflineCell, truth: list[TruthItem], classes: lis
                                        if it.item_id in matched and 0 <= int(matched[it.item_id]["class_id"]) < n
                                        else None) for it in truth},
     }
-
-
-def run_sweep(args: argparse.Namespace) -> list[dict[str, Any]]:
-    import yaml
-
-    if not args.values:
-        raise SystemExit("--sweep needs --values")
-    runs = sweep(args.bag, args.sweep, [yaml.safe_load(v) for v in args.values], args.params, args.model,
-                 parse_overrides(args.set), image_topic=args.image_topic, encoder_topic=args.encoder_topic,
-                 truth_topic=args.truth_topic)
-    rows = []
-    print(f"{args.sweep:>32s}  purity  recovery  right  wrong  missed  pos p99 mm")
-    for value, r in runs:
-        for key in PRIVATE_KEYS:
-            r.pop(key, None)
-        rows.append({"value": value, **r})
-        if not r.get("ground_truth"):
-            print(f"{value!s:>32s}  {r['picks_fired']} picks fired (no ground truth to score)")
-            continue
-        print(f"{value!s:>32s}  {_fmt(r['purity']['overall'])}   {_fmt(r['recovery']['overall'])}   "
-              f"{r['right_bin']:5d}  {r['wrong_bin']:5d}  {r['missed_count']:6d}  "
-              f"{_fmt(r['position_error_mm']['p99'], '{:.1f}')}")
-    if args.json:
-        args.json.write_text(json.dumps({"sweep": args.sweep, "runs": rows}, indent=2, default=float))
-    return rows
-
-
-def run_compare(args: argparse.Namespace) -> dict[str, Any]:
-    """Both models over the same bag and params; the table a person needs to choose one."""
-    results = []
-    for model in args.compare:
-        print(f"evaluating {model} ...", flush=True)
-        results.append(evaluate(args.bag, args.params, model, args.image_topic, args.encoder_topic,
-                                args.truth_topic, parse_overrides(args.set),
-                                unknown_class_as=args.unknown_class_as))
-    a, b = results
-    if not (a.get("ground_truth") and b.get("ground_truth")):
-        print("this bag has no ground truth: the models can only be compared on picks fired "
-              f"({a['picks_fired']} against {b['picks_fired']})")
-        return {"a": a, "b": b}
-    names = [m.name for m in args.compare] if args.compare[0].name != args.compare[1].name else \
-        [str(m) for m in args.compare]
-    width = max(12, *(len(n) for n in names))
-    print(f"{'':28s}{names[0]:>{width}s}  {names[1]:>{width}s}")
-
-    def row(label: str, va: Any, vb: Any) -> None:
-        print(f"{label:28s}{_fmt(va):>{width}s}  {_fmt(vb):>{width}s}")
-
-    row("classification", a["classification_accuracy"], b["classification_accuracy"])
-    for key in a["purity"]:
-        row(f"purity {key}", a["purity"][key], b["purity"].get(key))
-    for key in a["recovery"]:
-        row(f"recovery {key}", a["recovery"][key], b["recovery"].get(key))
-    print(f"{'items in the right bin':28s}{a['right_bin']:>{width}d}  {b['right_bin']:>{width}d}")
-    ca, cb = a.pop("_item_classes"), b.pop("_item_classes")
-    truth = {it.item_id: it for it in a.pop("_truth")}
-    classes = a["classes"]
-    differ = [(i, ca[i], cb.get(i)) for i in sorted(ca) if ca[i] != cb.get(i)]
-    fixed = sum(1 for i, pa, pb in differ if pb == classes[truth[i].class_id])
-    broken = sum(1 for i, pa, pb in differ if pa == classes[truth[i].class_id])
-    print(f"{len(differ)} items classified differently: B right where A was wrong {fixed}, "
-          f"A right where B is wrong {broken}")
-    for i, pa, pb in differ[:20]:
-        print(f"  item {i} ({classes[truth[i].class_id]}): {pa or 'unclassified'} -> {pb or 'unclassified'}")
-    for r in (a, b):
-        for key in PRIVATE_KEYS:
-            r.pop(key, None)
-    out = {"a": a, "b": b, "differ": [{"item_id": i, "truth": classes[truth[i].class_id], "a": pa, "b": pb}
-                                      for i, pa, pb in differ]}
-    if args.json:
-        args.json.write_text(json.dumps(out, indent=2, default=float))
-    return out
-
-
-def run(args: argparse.Namespace) -> Any:
-    if args.sweep:
-        return run_sweep(args)
-    if args.compare:
-        return run_compare(args)
-    result = evaluate(args.bag, args.params, args.model, args.image_topic, args.encoder_topic, args.truth_topic,
-                      parse_overrides(args.set), args.plant_latency, args.plant_ejector_offset,
-                      args.unknown_class_as)
-    truth = result.pop("_truth", None)
-    timing = result.pop("_timing_errors", None)
-    result.pop("_pulse_speeds", None)
-    result.pop("_item_classes", None)
-    if args.plots and truth is not None:
-        from waste_sorting.evaluation.plots import write_plots
-
-        write_plots(args.plots, result, timing or [], truth)
-    print_summary(result)
-    if args.json:
-        args.json.write_text(json.dumps(result, indent=2, default=float))
-    return result
-
-
-def _fmt(v: Any, f: str = "{:.3f}") -> str:
-    return "n/a" if v is None else f.format(v)
-
-
-def print_summary(r: dict[str, Any]) -> None:
-    print(f"bag {r['bag']}: {r['frames']} frames, {r['items_decided']} items decided, {r['picks_fired']} picks fired")
-    print("decisions: " + ", ".join(f"{k} {v}" for k, v in sorted(r["decisions"].items())))
-    print(f"frame processing ms p50 {_fmt(r['latency_ms']['frame_p50'], '{:.1f}')} "
-          f"p99 {_fmt(r['latency_ms']['frame_p99'], '{:.1f}')}; {_fmt(r['frames_per_second'], '{:.1f}')} frames/s")
-    if not r.get("ground_truth"):
-        print(r["note"])
-        return
-    print(f"items {r['items']}: detection recall {_fmt(r['detection_recall'])}, classification accuracy "
-          f"{_fmt(r['classification_accuracy'])}")
-    print("purity: " + ", ".join(f"{k} {_fmt(v)}" for k, v in r["purity"].items()))
-    print("recovery: " + ", ".join(f"{k} {_fmt(v)}" for k, v in r["recovery"].items()))
-    print(f"eject timing error |ms| p50 {_fmt(r['timing_error_ms']['p50'], '{:.2f}')} "
-          f"p99 {_fmt(r['timing_error_ms']['p99'], '{:.2f}')}; position error |mm| "
-          f"p50 {_fmt(r['position_error_mm']['p50'], '{:.2f}')} p99 {_fmt(r['position_error_mm']['p99'], '{:.2f}')}")
-    print_accounting(r["accounting"])
-    for m in r["missed"][:20]:
-        print(f"  {m['outcome'].replace('_', ' ')} item {m['item_id']} ({m['class']}): {m['reason']}")

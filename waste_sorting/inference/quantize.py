@@ -17,7 +17,6 @@ FP32 before any GPU sees it.
 
 from __future__ import annotations
 
-import argparse
 import json
 import tempfile
 from collections.abc import Iterator
@@ -29,26 +28,11 @@ import onnx
 from onnx import numpy_helper
 
 from waste_sorting.data.folders import IMAGE_SUFFIXES
+from waste_sorting.errors import UsageError
 from waste_sorting.inference.metadata import ModelMetadata, sidecar_path
 
 METHODS = ("percentile", "entropy", "minmax")
 TARGETS = ("tensorrt", "cpu")
-
-
-def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--model", type=Path, required=True, help="FP32 ONNX model (with its sidecar JSON)")
-    p.add_argument("--out", type=Path, required=True, help="output ONNX")
-    p.add_argument("--calib", type=Path, help="calibration image folder (INT8)")
-    p.add_argument("--fp16", action="store_true", help="make an FP16 model instead of INT8")
-    p.add_argument("--method", default="percentile", choices=METHODS)
-    p.add_argument("--target", default="tensorrt", choices=TARGETS,
-                   help="tensorrt: symmetric s8 activations and weights (TensorRT's form); cpu: u8 activations, "
-                        "7-bit s8 weights (fast on x86 ONNX Runtime without VNNI)")
-    p.add_argument("--calib-images", type=int, default=256, help="at most this many calibration images")
-    p.add_argument("--calib-train-split", action="store_true",
-                   help="--calib is the training folder: calibrate on its training split only")
-    p.add_argument("--eval", type=Path, help="labelled folder to measure top-1 of FP32 and the new model")
-    p.add_argument("--eval-holdout", action="store_true", help="--eval is the training folder: use its holdout")
 
 
 def fp32_weights(model: onnx.ModelProto) -> onnx.ModelProto:
@@ -184,21 +168,23 @@ def top1(model_path: Path, folder: Path, holdout: bool) -> tuple[float, np.ndarr
     return float((p == y).mean()), p
 
 
-def run(args: argparse.Namespace) -> dict[str, Any]:
-    if args.fp16:
-        out = convert_fp16(args.model, args.out)
+def make_variant(model: Path, out: Path, calib: Path | None, fp16: bool, method: str, target: str, calib_images: int,
+                 calib_train_split: bool, eval_folder: Path | None, eval_holdout: bool) -> dict[str, Any]:
+    """An FP16 or INT8 variant of ``model``, with its top-1 against FP32 when ``eval_folder`` is given."""
+    if fp16:
+        out = convert_fp16(model, out)
     else:
-        if not args.calib:
-            raise SystemExit("INT8 needs --calib DIR (a folder of representative images)")
-        out = quantize_int8(args.model, args.out, args.calib, args.method, args.calib_images, args.calib_train_split,
-                            args.target)
+        if not calib:
+            raise UsageError("INT8 needs --calib DIR (a folder of representative images)")
+        out = quantize_int8(model, out, calib, method, calib_images, calib_train_split,
+                            target)
     print(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB) and {sidecar_path(out).name}")
     report: dict[str, Any] = {"model": str(out)}
-    if args.eval:
-        base, p0 = top1(args.model, args.eval, args.eval_holdout)
-        new, p1 = top1(out, args.eval, args.eval_holdout)
+    if eval_folder:
+        base, p0 = top1(model, eval_folder, eval_holdout)
+        new, p1 = top1(out, eval_folder, eval_holdout)
         report.update({"fp32_top1": base, "top1": new, "agreement": float((p0 == p1).mean()), "images": len(p0)})
-        print(f"top-1 on {len(p0)} images: FP32 {base:.4f}, {'FP16' if args.fp16 else 'INT8'} {new:.4f} "
+        print(f"top-1 on {len(p0)} images: FP32 {base:.4f}, {'FP16' if fp16 else 'INT8'} {new:.4f} "
               f"({(new - base) * 100:+.1f} points), agreement {report['agreement']:.4f}")
         meta = json.loads(sidecar_path(out).read_text())
         meta.setdefault("accuracy", {})["top1_vs_fp32"] = report

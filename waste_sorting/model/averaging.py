@@ -9,7 +9,6 @@ again on training views, the way training draws them.
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 from typing import Any
 
@@ -17,12 +16,13 @@ import torch
 from torch import nn
 
 from waste_sorting.data.folders import fingerprint
+from waste_sorting.errors import DataError, UsageError
 from waste_sorting.model.augment import AugmentConfig
+from waste_sorting.model.checkpoint import load_checkpoint
 from waste_sorting.model.dataset import AugmentedViews, preload
 from waste_sorting.model.registry import build_network
 from waste_sorting.model.train import (
     holdout_loaders,
-    load_checkpoint,
     predict,
     split_folder,
     weights_only,
@@ -60,40 +60,33 @@ def recalibrate_batchnorm(net: nn.Module, loader: torch.utils.data.DataLoader) -
     return seen
 
 
-def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("checkpoints", type=Path, nargs="+", help="epoch checkpoints of one run (train --keep-epochs)")
-    p.add_argument("--data", type=Path, required=True, help="the run's training folder (same split)")
-    p.add_argument("--out", type=Path, required=True, help="folder: checkpoint.pt, report.json, model.onnx")
-    p.add_argument("--seed", type=int, default=0, help="seed of the training views batch norm is measured on")
-    p.add_argument("--no-export", action="store_true", help="skip ONNX export")
-
-
-def run(args: argparse.Namespace) -> dict[str, Any]:
-    ckpts = [load_checkpoint(p) for p in args.checkpoints]
+def average_run(checkpoints: list[Path], data: Path, out: Path, seed: int, no_export: bool) -> dict[str, Any]:
+    """Average a run's epoch checkpoints, re-measure batch norm, report on the holdout and export."""
+    ckpts = [load_checkpoint(p) for p in checkpoints]
     last = ckpts[-1]
     if any(c["arch"] != last["arch"] or c["size"] != last["size"] for c in ckpts):
-        raise SystemExit("the checkpoints come from different architectures or input sizes")
+        raise UsageError("the checkpoints come from different architectures or input sizes")
     data = last["data"]
-    classes, train_items, hold_items = split_folder(args.data, data["holdout_fraction"], data["split_seed"])
+    classes, train_items, hold_items = split_folder(data, data["holdout_fraction"], data["split_seed"])
     if fingerprint(train_items) != data["fingerprint"]:
-        raise SystemExit(f"{args.data} is not the data these checkpoints were trained on (fingerprint differs)")
+        raise DataError(f"{data} is not the data these checkpoints were trained on (fingerprint differs)")
     net = build_network(last["arch"]).to(memory_format=torch.channels_last)
     net.load_state_dict(average_states([c["model"] for c in ckpts]))
     size, mean, std = int(last["size"]), tuple(last["mean"]), tuple(last["std"])
     belt_p = float(last.get("args", {}).get("belt_p", 0.5))
-    views = AugmentedViews(preload(train_items), size, AugmentConfig(belt_p=belt_p), args.seed, mean, std)
+    views = AugmentedViews(preload(train_items), size, AugmentConfig(belt_p=belt_p), seed, mean, std)
     seen = recalibrate_batchnorm(net, torch.utils.data.DataLoader(views, batch_size=64, shuffle=False))
     print(f"averaged {len(ckpts)} checkpoints (epochs {', '.join(str(c.get('epoch')) for c in ckpts)}); "
           f"batch norm measured on {seen} training views", flush=True)
     hold_loader, hold_belt_loader = holdout_loaders(preload(hold_items), size, mean, std)
-    args.out.mkdir(parents=True, exist_ok=True)
-    averaged_from = [str(p) for p in args.checkpoints]
-    report = write_report(args.out, classes, *predict(net, hold_loader), *predict(net, hold_belt_loader),
+    out.mkdir(parents=True, exist_ok=True)
+    averaged_from = [str(p) for p in checkpoints]
+    report = write_report(out, classes, *predict(net, hold_loader), *predict(net, hold_belt_loader),
                           last.get("history", []), last["arch"], averaged_from=averaged_from)
-    ckpt_path = args.out / "checkpoint.pt"
+    ckpt_path = out / "checkpoint.pt"
     torch.save({**weights_only(last), "model": net.state_dict(), "averaged_from": averaged_from}, ckpt_path)
-    if last["arch"].get("name") == "attention-resnet" and not args.no_export:
+    if last["arch"].get("name") == "attention-resnet" and not no_export:
         from waste_sorting.model.export import export_checkpoint
 
-        print(f"exported {export_checkpoint(ckpt_path, args.out / 'model.onnx', holdout_top1=report['top1'])}")
+        print(f"exported {export_checkpoint(ckpt_path, out / 'model.onnx', holdout_top1=report['top1'])}")
     return report

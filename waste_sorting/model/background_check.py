@@ -8,9 +8,7 @@ for every model, so two models' tables compare item for item.
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
-import json
 from pathlib import Path
 
 import numpy as np
@@ -43,20 +41,3 @@ def background_table(model: Path, data: Path, backgrounds: tuple[str, ...] = CHE
     spread = max(table.values()) - min(table.values())
     print(f"spread (best - worst background): {spread:.3f}")
     return table
-
-
-def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--model", type=Path, action="append", required=True, help="ONNX model (repeat to compare)")
-    p.add_argument("--data", type=Path, required=True, help="the labelled folder the model was trained from")
-    p.add_argument("--limit", type=int, default=0, help="at most N holdout images per class (quick look)")
-    p.add_argument("--json", type=Path, help="write {model: {background: top-1}} here")
-
-
-def run(args: argparse.Namespace) -> int:
-    out = {}
-    for model in args.model:
-        print(f"{model}:", flush=True)
-        out[str(model)] = background_table(model, args.data, limit=args.limit)
-    if args.json:
-        args.json.write_text(json.dumps(out, indent=2) + "\n")
-    return 0

@@ -8,12 +8,9 @@ which halves the file while CPU arithmetic stays FP32.
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
-import json
 import tempfile
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import onnx
@@ -21,9 +18,9 @@ import torch
 from onnx import helper, numpy_helper
 
 from waste_sorting.inference.metadata import ModelMetadata, sidecar_path
-from waste_sorting.model.train import load_checkpoint, network_from_checkpoint
+from waste_sorting.model.checkpoint import load_checkpoint, network_from_checkpoint
+from waste_sorting.model.registry import OPSET
 
-OPSET = 17
 INPUT_NAME, OUTPUT_NAME = "input", "logits"
 
 
@@ -87,15 +84,3 @@ def export_network(net: torch.nn.Module, meta: ModelMetadata, onnx_path: Path, f
     part.replace(onnx_path)
     meta.write(sidecar_path(onnx_path), onnx_path)
     return onnx_path
-
-
-def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("checkpoint", type=Path, help="checkpoint.pt from `waste-sorting train`")
-    p.add_argument("--out", type=Path, required=True, help="output .onnx (sidecar .json beside it)")
-    p.add_argument("--fp32-weights", action="store_true", help="store FP32 weights (twice the size)")
-
-
-def run(args: argparse.Namespace) -> dict[str, Any]:
-    path = export_checkpoint(args.checkpoint, args.out, fp16_weights=not args.fp32_weights)
-    print(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB) and {sidecar_path(path)}")
-    return json.loads(sidecar_path(path).read_text())

@@ -8,7 +8,6 @@ belt) of each after the same epochs.
 
 from __future__ import annotations
 
-import argparse
 import copy
 import time
 from pathlib import Path
@@ -23,15 +22,6 @@ from waste_sorting.model.dataset import AugmentedViews, preload
 from waste_sorting.model.registry import build_network, embed_and_logits
 
 
-def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--data", type=Path, required=True)
-    p.add_argument("--epochs", type=int, default=3)
-    p.add_argument("--size", type=int, default=128)
-    p.add_argument("--batch-size", type=int, default=64)
-    p.add_argument("--limit-per-class", type=int, default=60, help="training images per class")
-    p.add_argument("--lr", type=float, default=2e-3)
-
-
 def _step(net: torch.nn.Module, opt: torch.optim.Optimizer, x: torch.Tensor, y: torch.Tensor, bf16: bool) -> float:
     t0 = time.perf_counter()
     with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
@@ -43,21 +33,23 @@ def _step(net: torch.nn.Module, opt: torch.optim.Optimizer, x: torch.Tensor, y: 
     return time.perf_counter() - t0
 
 
-def run(args: argparse.Namespace) -> dict[str, Any]:
+def train_ab(data: Path, epochs: int, size: int, batch_size: int, limit_per_class: int, lr: float
+             ) -> dict[str, Any]:
+    """FP32 and bf16 copies of one network trained on the same batches: speed and holdout top-1 of each."""
     from waste_sorting.model.train import holdout_loaders, predict, split_folder
 
     torch.manual_seed(0)
-    classes, train_items, hold_items = split_folder(args.data, 0.2, 42, args.limit_per_class)
+    classes, train_items, hold_items = split_folder(data, 0.2, 42, limit_per_class)
     train_data, hold_data = preload(train_items), preload(hold_items)
-    views = AugmentedViews(train_data, args.size, AugmentConfig(belt_p=0.8), 0, IMAGENET_MEAN, IMAGENET_STD)
-    loader = torch.utils.data.DataLoader(views, batch_size=args.batch_size, shuffle=True, drop_last=True)
+    views = AugmentedViews(train_data, size, AugmentConfig(belt_p=0.8), 0, IMAGENET_MEAN, IMAGENET_STD)
+    loader = torch.utils.data.DataLoader(views, batch_size=batch_size, shuffle=True, drop_last=True)
     base = build_network({"name": "attention-resnet", "depth": 18, "attention": "cbam", "num_classes": len(classes),
                           "width": 64, "dropout": 0.2}).to(memory_format=torch.channels_last)
     nets = {"fp32": base, "bf16": copy.deepcopy(base)}
-    opts = {k: torch.optim.AdamW(n.parameters(), lr=args.lr, weight_decay=0.05) for k, n in nets.items()}
+    opts = {k: torch.optim.AdamW(n.parameters(), lr=lr, weight_decay=0.05) for k, n in nets.items()}
     seconds = {k: 0.0 for k in nets}
     seen = 0
-    for epoch in range(args.epochs):
+    for epoch in range(epochs):
         views.epoch = epoch
         for n in nets.values():
             n.train()
@@ -66,10 +58,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             for k in nets:
                 seconds[k] += _step(nets[k], opts[k], x, y, k == "bf16")
             seen += y.shape[0]
-        print(f"epoch {epoch + 1}/{args.epochs}: fp32 {seen / seconds['fp32']:.1f} img/s, "
+        print(f"epoch {epoch + 1}/{epochs}: fp32 {seen / seconds['fp32']:.1f} img/s, "
               f"bf16 {seen / seconds['bf16']:.1f} img/s", flush=True)
-    photos, belt = holdout_loaders(hold_data, args.size, IMAGENET_MEAN, IMAGENET_STD)
-    result: dict[str, Any] = {"images_per_epoch": len(views), "epochs": args.epochs}
+    photos, belt = holdout_loaders(hold_data, size, IMAGENET_MEAN, IMAGENET_STD)
+    result: dict[str, Any] = {"images_per_epoch": len(views), "epochs": epochs}
     for k, n in nets.items():
         p, labels = predict(n, photos)
         bp, blabels = predict(n, belt)

@@ -11,6 +11,8 @@ from waste_sorting.model.resnet import ArchConfig, build_model
 
 TEACHER_ARCHS = ("efficientnet-lite0", "efficientnet-lite1", "efficientnet-lite2")
 
+OPSET = 17  # the ONNX opset of every model the project exports
+
 
 def build_network(arch: dict[str, Any], pretrained: bool = False) -> nn.Module:
     """``arch`` is the dict stored in checkpoints: {"name": ..., plus its options}."""

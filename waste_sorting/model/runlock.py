@@ -12,6 +12,8 @@ import os
 from pathlib import Path
 from typing import IO
 
+from waste_sorting.errors import UsageError
+
 LOCK_NAME = "train.lock"
 
 
@@ -25,7 +27,7 @@ def lock_run_folder(folder: Path) -> IO[str]:
         handle.seek(0)
         holder = handle.read().strip() or "unknown"
         handle.close()
-        raise SystemExit(f"{folder} is being written by another training process (pid {holder}); "
+        raise UsageError(f"{folder} is being written by another training process (pid {holder}); "
                          "wait for it, stop it, or choose another --out") from None
     handle.seek(0)
     handle.truncate()

@@ -14,7 +14,7 @@ import onnxruntime as ort
 import torch
 from torch import nn
 
-from waste_sorting.model.registry import embed_and_logits
+from waste_sorting.model.registry import OPSET, embed_and_logits
 
 
 class _EmbedAndLogits(nn.Module):
@@ -32,7 +32,6 @@ class OnnxTeacher:
     """Callable like ``embed_and_logits(teacher, x)``: (pooled embedding, logits), no gradients."""
 
     def __init__(self, net: nn.Module, size: int, threads: int = 0) -> None:
-        from waste_sorting.model.export import OPSET  # the project's one opset; export imports train, train us
 
         # eval() on the wrapper: export restores the mode it finds, and a new module is in training mode.
         wrapper = _EmbedAndLogits(net.to(memory_format=torch.contiguous_format)).eval()

@@ -8,10 +8,10 @@ an epoch: the last epoch is the model.
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -28,10 +28,10 @@ from waste_sorting.data.folders import (
     list_images,
     split_images,
 )
-from waste_sorting.errors import UsageError
+from waste_sorting.errors import ModelError, UsageError
 from waste_sorting.inference.preprocess import IMAGENET_MEAN, IMAGENET_STD
 from waste_sorting.model.augment import BELT_HOLDOUT_VIEW, AugmentConfig
-from waste_sorting.model.backgrounds import BACKGROUND_SETS
+from waste_sorting.model.checkpoint import load_checkpoint, network_from_checkpoint
 from waste_sorting.model.dataset import AugmentedViews, preload
 from waste_sorting.model.metrics import classification_report, save_confusion_png, save_curves_png
 from waste_sorting.model.registry import TEACHER_ARCHS, build_network, embed_and_logits, embedding_dim
@@ -39,59 +39,50 @@ from waste_sorting.model.runlock import lock_run_folder
 from waste_sorting.model.teacher import OnnxTeacher
 
 
-def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--data", type=Path, required=True, help="folder with one sub-folder per class")
-    p.add_argument("--out", type=Path, required=True, help="run folder: checkpoint, report, model.onnx")
-    p.add_argument("--arch", default="attention-resnet", choices=("attention-resnet", *TEACHER_ARCHS))
-    p.add_argument("--depth", type=int, default=18, choices=(10, 18, 34))
-    p.add_argument("--attention", default="cbam", choices=("cbam", "se", "none"))
-    p.add_argument("--width", type=int, default=64)
-    p.add_argument("--size", type=int, default=160, help="input size in pixels (square)")
-    p.add_argument("--size-schedule", default="",
-                   help="progressive resizing, 'SIZE:FROM_EPOCH,...' e.g. '96:0,128:60'; the last size is the "
-                        "model's input size")
-    p.add_argument("--init-from", type=Path, help="start from this checkpoint's weights (fresh optimiser)")
-    p.add_argument("--init-onnx", type=Path,
-                   help="start from the attention-ResNet in this ONNX file (e.g. models/waste_cbam18.onnx): "
-                        "no run folder needed")
-    p.add_argument("--init-torchvision", type=Path, metavar="FILE",
-                   help="start from ImageNet ResNet-18/34 weights saved from torchvision "
-                        "(torch.save(model.state_dict(), FILE)); attention starts as the identity")
-    p.add_argument("--bf16", action=argparse.BooleanOptionalAction, default=False,
-                   help="bfloat16 autocast for the trained network's passes (AVX512-BF16 CPUs)")
-    p.add_argument("--backgrounds", default="belt", choices=tuple(BACKGROUND_SETS),
-                   help="what cut-out items are pasted on: the belt only, or varied boards, gradients and clutter")
-    p.add_argument("--white-balance", type=float, default=0.0,
-                   help="spread of a random per-channel gain over each view (0 disables)")
-    p.add_argument("--epochs", type=int, default=60)
-    p.add_argument("--batch-size", type=int, default=32)
-    p.add_argument("--optimizer", default="adamw", choices=("adamw", "sgd"))
-    p.add_argument("--lr", type=float, default=2e-3)
-    p.add_argument("--weight-decay", type=float, default=0.05)
-    p.add_argument("--warmup-epochs", type=float, default=2.0)
-    p.add_argument("--label-smoothing", type=float, default=0.1)
-    p.add_argument("--mixup", type=float, default=0.0, help="mixup Beta(a, a); 0 disables")
-    p.add_argument("--belt-p", type=float, default=0.5, help="share of views composited on belt")
-    p.add_argument("--teacher", type=Path, help="teacher checkpoint.pt for distillation")
-    p.add_argument("--kd-alpha", type=float, default=0.2, help="weight of the hard-label loss")
-    p.add_argument("--kd-temperature", type=float, default=2.0)
-    p.add_argument("--teacher-size", type=int, default=224)
-    p.add_argument("--teacher-tta", action="store_true", help="average teacher logits over a mirror view")
-    p.add_argument("--feature-kd", type=float, default=0.0,
-                   help="weight of feature distillation: the student's pooled features, through a linear "
-                        "projector, match the teacher's (cosine); 0 disables")
-    p.add_argument("--holdout", type=float, default=DEFAULT_HOLDOUT_FRACTION)
-    p.add_argument("--split-seed", type=int, default=DEFAULT_SPLIT_SEED)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--limit-per-class", type=int, default=0, help="use at most N images per class (tests)")
-    p.add_argument("--threads", type=int, default=0, help="torch threads (0: all cores)")
-    p.add_argument("--keep-epochs", type=int, default=0,
-                   help="also keep the last N epochs' weights (epoch-NNN.pt) for `waste-sorting average`")
-    p.add_argument("--no-export", action="store_true", help="skip ONNX export at the end")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
+@dataclass
+class TrainConfig:
+    """One training run; `waste-sorting train` takes its options' defaults from here."""
+
+    data: Path                               # folder with one sub-folder per class
+    out: Path                                # run folder: checkpoint, report, model.onnx
+    arch: str = "attention-resnet"           # or one of TEACHER_ARCHS
+    depth: int = 18                          # 10, 18 or 34
+    attention: str = "cbam"                  # cbam, se or none
+    width: int = 64
+    size: int = 160                          # input size in pixels (square)
+    size_schedule: str = ""                  # progressive resizing 'SIZE:FROM_EPOCH,...'
+    init_from: Path | None = None            # a checkpoint's weights (fresh optimiser)
+    init_onnx: Path | None = None            # the attention-ResNet in an ONNX file
+    init_torchvision: Path | None = None     # torchvision ResNet-18/34 ImageNet weights
+    bf16: bool = False                       # bfloat16 autocast (AVX512-BF16 CPUs)
+    backgrounds: str = "belt"                # one of BACKGROUND_SETS
+    white_balance: float = 0.0               # spread of a random per-channel gain (0 disables)
+    epochs: int = 60
+    batch_size: int = 32
+    optimizer: str = "adamw"                 # adamw or sgd
+    lr: float = 2e-3
+    weight_decay: float = 0.05
+    warmup_epochs: float = 2.0
+    label_smoothing: float = 0.1
+    mixup: float = 0.0                       # mixup Beta(a, a); 0 disables
+    belt_p: float = 0.5                      # share of views composited on belt
+    teacher: Path | None = None              # teacher checkpoint.pt for distillation
+    kd_alpha: float = 0.2                    # weight of the hard-label loss
+    kd_temperature: float = 2.0
+    teacher_size: int = 224
+    teacher_tta: bool = False                # average teacher logits over a mirror view
+    feature_kd: float = 0.0                  # weight of feature distillation (0 disables)
+    holdout: float = DEFAULT_HOLDOUT_FRACTION
+    split_seed: int = DEFAULT_SPLIT_SEED
+    seed: int = 0
+    limit_per_class: int = 0                 # at most N images per class (tests)
+    threads: int = 0                         # torch threads (0: all cores)
+    keep_epochs: int = 0                     # also keep the last N epochs' weights for `average`
+    no_export: bool = False                  # skip ONNX export at the end
+    quiet: bool = False                      # no progress bar
 
 
-def _arch_dict(args: argparse.Namespace, num_classes: int) -> dict[str, Any]:
+def _arch_dict(args: TrainConfig, num_classes: int) -> dict[str, Any]:
     if args.arch == "attention-resnet":
         return {"name": "attention-resnet", "depth": args.depth, "attention": args.attention,
                 "num_classes": num_classes, "width": args.width, "dropout": 0.2}
@@ -122,16 +113,6 @@ def parse_size_schedule(text: str, default: int) -> list[tuple[int, int]]:
 
 def size_at(schedule: list[tuple[int, int]], epoch: int) -> int:
     return [sz for e, sz in schedule if e <= epoch][-1]
-
-
-def load_checkpoint(path: Path) -> dict[str, Any]:
-    return torch.load(path, map_location="cpu", weights_only=False)
-
-
-def network_from_checkpoint(ckpt: dict[str, Any]) -> nn.Module:
-    net = build_network(ckpt["arch"], pretrained=False)
-    net.load_state_dict(ckpt["model"])
-    return net.eval()
 
 
 @torch.no_grad()
@@ -194,7 +175,7 @@ def init_from_onnx(path: Path, classes: list[str], arch: dict[str, Any], views: 
         batch = F.interpolate(batch, size=(size, size), mode="bilinear", antialias=True, align_corners=False)
     net, meta = network_from_onnx(path, calibration=batch)
     if meta.classes != classes or meta.architecture != arch:
-        raise SystemExit(f"{path} has classes {meta.classes} and architecture {meta.architecture}; "
+        raise ModelError(f"{path} has classes {meta.classes} and architecture {meta.architecture}; "
                          f"this run has {classes} and {arch}")
     return net
 
@@ -216,13 +197,13 @@ def _lr_factor(step: int, total: int, warmup: int) -> float:
     return 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
 
 
-def run(args: argparse.Namespace) -> dict[str, Any]:
+def train(args: TrainConfig) -> dict[str, Any]:
     """Train (or resume) the run in ``args.out``, which no other process may write meanwhile."""
     with lock_run_folder(args.out):
         return _train(args)
 
 
-def _train(args: argparse.Namespace) -> dict[str, Any]:
+def _train(args: TrainConfig) -> dict[str, Any]:
     torch.manual_seed(args.seed)
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -290,7 +271,7 @@ def _train(args: argparse.Namespace) -> dict[str, Any]:
     if ckpt_path.exists():
         ckpt = load_checkpoint(ckpt_path)
         if ckpt["arch"] != arch:
-            raise SystemExit(f"{ckpt_path} holds a different architecture ({ckpt['arch']}); use another --out")
+            raise UsageError(f"{ckpt_path} holds a different architecture ({ckpt['arch']}); use another --out")
         net.load_state_dict(ckpt["model"])
         if projector is not None:
             projector.load_state_dict(ckpt["projector"])
@@ -386,14 +367,3 @@ def _train(args: argparse.Namespace) -> dict[str, Any]:
         onnx_path = export_checkpoint(ckpt_path, out / "model.onnx", holdout_top1=report["top1"])
         print(f"exported {onnx_path}")
     return report
-
-
-def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="waste-sorting train", description=__doc__)
-    add_arguments(p)
-    run(p.parse_args(argv))
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

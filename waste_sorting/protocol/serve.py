@@ -7,7 +7,6 @@ for the actuator; it is removed on exit, whichever way the emulator stops
 
 from __future__ import annotations
 
-import argparse
 import os
 import time
 from pathlib import Path
@@ -73,15 +72,3 @@ def serve(ejectors: int, valves: int, watchdog_s: float, link: Path | None) -> N
         if link is not None and link.is_symlink() and os.readlink(link) == port:
             link.unlink()
         emu.close()
-
-
-def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--ejectors", type=int, default=8)
-    p.add_argument("--valves", type=int, default=32, help="valves per ejector bank")
-    p.add_argument("--watchdog", type=float, default=0.5, help="seconds without heartbeat before all valves close")
-    p.add_argument("--link", type=Path, help="also create this symlink to the pty (removed on exit)")
-
-
-def run(args: argparse.Namespace) -> int:
-    serve(args.ejectors, args.valves, args.watchdog, args.link)
-    return 0

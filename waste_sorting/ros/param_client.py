@@ -9,7 +9,6 @@ reason and exits 1.
 
 from __future__ import annotations
 
-import argparse
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -140,32 +139,3 @@ def enable(on: bool, namespace: str, timeout: float) -> list[str]:
         if not response.success:
             raise WasteSortingError(f"{service} refused: {response.message}")
         return [f"{service}: {response.message}"]
-
-
-def add_param_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("action", choices=("list", "get", "set", "describe"))
-    p.add_argument("node", choices=NODE_NAMES)
-    p.add_argument("name", nargs="?")
-    p.add_argument("value", nargs="?", help="as `ros2 param set` takes it: 2.5, true, '[0.5, 0.6]'")
-    _common(p)
-
-
-def add_enable_arguments(p: argparse.ArgumentParser) -> None:
-    _common(p)
-
-
-def _common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--namespace", default="", help="the cell's namespace (launch namespace:=, run --namespace)")
-    p.add_argument("--timeout", type=float, default=5.0, help="seconds to wait for the node")
-
-
-def run_param(args: argparse.Namespace) -> int:
-    for line in param(args.action, args.node, args.name, args.value, args.namespace, args.timeout):
-        print(line)
-    return 0
-
-
-def run_enable(args: argparse.Namespace) -> int:
-    for line in enable(args.command == "enable", args.namespace, args.timeout):
-        print(line)
-    return 0

@@ -1,1 +1,18 @@
-"""Camera-side vision: pixel <-> belt mapping and item segmentation."""
+"""Frame -> items: the belt model and segmentation, belt coordinates, budgeted classification."""
+
+from waste_sorting.vision.annotate import annotate, track_ids
+from waste_sorting.vision.homography import Homography
+from waste_sorting.vision.item_detector import DetectorConfig, FrameResult, ItemDetector
+from waste_sorting.vision.segmentation import BeltSegmenter, Blob, SegmentationConfig
+
+__all__ = [
+    "BeltSegmenter",
+    "Blob",
+    "DetectorConfig",
+    "FrameResult",
+    "Homography",
+    "ItemDetector",
+    "SegmentationConfig",
+    "annotate",
+    "track_ids",
+]

@@ -1,9 +1,13 @@
-"""argparse value types: a bad number on the command line is a usage error with a reason, not a traceback."""
+"""argparse value types (a bad number is a usage error with a reason, not a traceback), and `options`."""
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 from collections.abc import Callable
+from typing import Any, TypeVar
+
+T = TypeVar("T")
 
 
 def _number(kind: Callable[[str], float], test: Callable[[float], bool], what: str) -> Callable[[str], float]:
@@ -36,3 +40,27 @@ def rgb_gains(text: str) -> tuple[float, float, float]:
     if len(values) != 3 or not all(0 < v <= 4 for v in values):
         raise argparse.ArgumentTypeError(f"{text!r} is not three gains R,G,B in (0, 4], e.g. 1.2,1.0,0.75")
     return values  # type: ignore[return-value]
+
+
+def aspect_argument(text: str) -> float:
+    """``--photo-aspect``: checked against the simulator's parameter spec, so both accept the same values."""
+    from waste_sorting.data.photos import aspect_problem
+
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if (why := aspect_problem(value)) is not None:
+        raise argparse.ArgumentTypeError(why)
+    return value
+
+
+def options(args: argparse.Namespace, cls: type[T], **extra: Any) -> T:
+    """A library's options dataclass from the parsed command line (fields taken by name)."""
+    names = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+    return cls(**{k: v for k, v in vars(args).items() if k in names}, **extra)
+
+
+def defaults_from(p: argparse.ArgumentParser, cls: type) -> None:
+    """Take the options' defaults from the library's dataclass, where they are declared."""
+    p.set_defaults(**{f.name: f.default for f in dataclasses.fields(cls) if f.default is not dataclasses.MISSING})
