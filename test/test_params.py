@@ -114,3 +114,18 @@ def test_no_import_cycles(repo):
     for n in sorted(graph):
         if n not in seen:
             visit(n)
+
+
+def test_the_parameter_reference_is_generated_from_the_specs(repo):
+    doc = (repo / "doc" / "parameters.md").read_text()
+    assert doc == specs.parameter_table(), ("doc/parameters.md is out of date: regenerate it with "
+                                            "python -c 'from waste_sorting.cell.specs import parameter_table; "
+                                            "print(parameter_table(), end=\"\")' > doc/parameters.md")
+
+
+def test_the_readme_lists_every_command(repo):
+    from waste_sorting.cli import COMMANDS
+
+    readme = (repo / "README.md").read_text()
+    missing = [c for c in COMMANDS if f"| `{c}" not in readme and f", `{c}`" not in readme]
+    assert not missing, f"README's command table lacks {missing}"

@@ -156,3 +156,21 @@ ACTUATOR = (
 CELL: dict[str, Sequence[Param]] = {"camera_driver": CAMERA, "classifier": CLASSIFIER, "tracker": TRACKER,
                                     "actuator": ACTUATOR}
 """Each node's specs by node name: what a params file for the cell may set."""
+
+
+def parameter_table() -> str:
+    """doc/parameters.md: every node's parameters as the specs declare them (a test keeps it current)."""
+    lines = ["# Parameters", "",
+             "Generated from `waste_sorting/cell/specs.py` (the one declaration of every parameter); "
+             "the shipped [`config/sorting_cell.yaml`](../config/sorting_cell.yaml) sets each to this default. "
+             "`ros2 param describe` and `waste-sorting param describe` print the same text.", ""]
+    for node, node_specs in CELL.items():
+        lines += [f"## {node}", "", "| parameter | default | unit | range | meaning |", "|---|---|---|---|---|"]
+        for p in node_specs:
+            bounds = f"{p.min:g} – {p.max:g}" if p.min is not None and p.max is not None else \
+                ", ".join(p.choices) if p.choices else ""
+            default = f'"{p.default}"' if p.default == "" else p.default
+            meaning = p.description + (" (read-only at run time)" if p.read_only else "")
+            lines.append(f"| `{p.name}` | {default} | {p.unit} | {bounds} | {meaning} |")
+        lines.append("")
+    return "\n".join(lines)
