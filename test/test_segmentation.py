@@ -14,7 +14,7 @@ def sim(demo_images):
 
 
 def test_finds_every_item_fully_in_view_at_its_true_position(sim):
-    seg = BeltSegmenter()
+    seg = BeltSegmenter(SegmentationConfig(settle_frames=0))
     checked = 0
     for k in range(30):
         t = 2.0 + k * 0.1
@@ -36,8 +36,8 @@ def test_finds_every_item_fully_in_view_at_its_true_position(sim):
 def test_touching_items_are_split(demo_images):
     sim = BeltSimulator(SimConfig(images=demo_images, speed=SpeedProfile.constant(1.0), items_per_second=3.0,
                                   touching_p=1.0, seed=5))
-    seg = BeltSegmenter(SegmentationConfig(split_touching=True))
-    unsplit = BeltSegmenter(SegmentationConfig(split_touching=False))
+    seg = BeltSegmenter(SegmentationConfig(split_touching=True, settle_frames=0))
+    unsplit = BeltSegmenter(SegmentationConfig(split_touching=False, settle_frames=0))
     more = 0
     for k in range(40):
         frame = sim.render(1.0 + k * 0.1)
@@ -56,11 +56,11 @@ def test_a_bottle_with_a_neck_is_one_item_not_two():
     cv2.rectangle(frame, (200, 160), (330, 200), (180, 150, 120), -1)   # body
     cv2.rectangle(frame, (330, 174), (372, 186), (180, 150, 120), -1)   # neck
     cv2.rectangle(frame, (372, 158), (398, 202), (40, 40, 200), -1)     # cap
-    blobs = BeltSegmenter(SegmentationConfig(downscale=1)).segment(frame)
+    blobs = BeltSegmenter(SegmentationConfig(downscale=1, settle_frames=0)).segment(frame)
     assert len(blobs) == 1
     assert (blobs[0].x0, blobs[0].x1) == (200, 399)
     # What the guard prevents: split on shape alone, the cap comes off as an item of its own.
-    split = BeltSegmenter(SegmentationConfig(downscale=1, split_min_part=0.0)).segment(frame)
+    split = BeltSegmenter(SegmentationConfig(downscale=1, split_min_part=0.0, settle_frames=0)).segment(frame)
     assert len(split) == 2
 
 
@@ -76,14 +76,14 @@ def test_a_first_frame_crowded_across_a_row_still_finds_every_item():
     frame = _belt(rng)
     for k in range(8):
         cv2.rectangle(frame, (10 + k * 79, 150), (10 + k * 79 + 66, 200), (170, 160, 150), -1)
-    blobs = BeltSegmenter(SegmentationConfig(downscale=1)).segment(frame)
+    blobs = BeltSegmenter(SegmentationConfig(downscale=1, settle_frames=0)).segment(frame)
     assert len(blobs) == 8
     assert all(150 <= b.y0 and b.y1 <= 202 for b in blobs)  # each an item, no band of belt joining them
 
 
 def test_an_item_standing_still_never_becomes_belt_but_a_lighting_change_does():
     rng = np.random.default_rng(1)
-    seg = BeltSegmenter(SegmentationConfig(downscale=1, learning_rate=0.2))
+    seg = BeltSegmenter(SegmentationConfig(downscale=1, learning_rate=0.2, settle_frames=0))
     belt = _belt(rng)
     frame = belt.copy()
     cv2.rectangle(frame, (100, 100), (500, 180), (150, 150, 150), -1)  # covers 63 % of its rows
@@ -94,3 +94,76 @@ def test_an_item_standing_still_never_becomes_belt_but_a_lighting_change_does():
     for _ in range(40):
         blobs = seg.segment(brighter)
     assert blobs == []
+
+
+def _dirty_sim(demo_images, items_per_second: float, seed: int = 9) -> BeltSimulator:
+    from waste_sorting.simulation.dirt import DirtyBelt
+
+    return BeltSimulator(SimConfig(images=demo_images, speed=SpeedProfile.constant(2.0),
+                                   items_per_second=items_per_second, seed=seed, dirt=DirtyBelt()))
+
+
+def test_a_dirty_empty_belt_with_exposure_swings_makes_no_items(demo_images):
+    """Stains and dust riding the belt, a blue cast, falloff and vignetting, auto-exposure settling for a
+    second and stepping after, noise and JPEG: no item, and none before the model settled."""
+    sim = _dirty_sim(demo_images, 0.0)
+    seg = BeltSegmenter()
+    found = [len(seg.segment(sim.render(k / 30))) for k in range(240)]
+    assert seg.settled and 20 <= seg.settled_after <= 60  # after the exposure swing of the first second
+    assert sum(found) == 0, found
+
+
+def test_the_old_row_model_takes_a_colour_cast_for_items(demo_images):
+    """What the tile model fixes: a cast over a third of the view changes the belt along each row."""
+    from waste_sorting.simulation.dirt import DirtyBelt, light_field
+
+    frame = _belt(np.random.default_rng(3)).astype(np.float32)
+    cast = light_field(640, 360, DirtyBelt(light_gradient=0.0, vignette=0.0, colour_cast=0.6))
+    frame = np.clip(frame * cast, 0, 255).astype(np.uint8)
+    seg = BeltSegmenter(SegmentationConfig(downscale=1, settle_frames=0))
+    assert seg.segment(frame) == []
+    row = np.median(frame, axis=1, keepdims=True)  # a per-row belt estimate
+    assert (np.abs(frame.astype(int) - row).max(axis=2) > 28).mean() > 0.05
+
+
+def test_a_stain_is_belt_but_a_dark_item_is_an_item():
+    rng = np.random.default_rng(4)
+    seg = BeltSegmenter(SegmentationConfig(downscale=1, settle_frames=0))
+    belt = _belt(rng)
+    seg.segment(belt)
+    frame = belt.copy()
+    stain = np.ones(frame.shape[:2], np.float32)
+    cv2.circle(stain, (200, 180), 45, 0.5, -1)  # a wet patch: half the brightness, the belt's colour
+    frame = np.clip(frame * cv2.GaussianBlur(stain, (0, 0), 4)[..., None], 0, 255).astype(np.uint8)
+    cv2.rectangle(frame, (420, 150), (500, 210), (8, 8, 10), -1)  # a black bag: far darker than any stain
+    blobs = seg.segment(frame)
+    assert len(blobs) == 1 and blobs[0].x0 >= 415
+
+
+def test_a_step_of_exposure_or_white_balance_makes_no_items(demo_images):
+    sim = BeltSimulator(SimConfig(images=demo_images, speed=SpeedProfile.constant(2.0), items_per_second=0.0,
+                                  seed=2))
+    seg = BeltSegmenter()
+    for k in range(20):
+        seg.segment(sim.render(k / 30))
+    assert seg.settled
+    frame = sim.render(1.0).astype(np.float32) * np.array([0.8, 1.25, 0.9], np.float32)  # darker, greener
+    assert seg.segment(np.clip(frame, 0, 255).astype(np.uint8)) == []
+
+
+def test_a_calibrated_belt_model_is_used_from_the_start(demo_images, tmp_path):
+    from waste_sorting.vision.segmentation import BeltModel
+
+    sim = _dirty_sim(demo_images, 0.0, seed=5)
+    learn = BeltSegmenter()
+    for k in range(90):
+        learn.segment(sim.render(k / 30))
+    model = learn.model((640, 360))
+    assert model is not None
+    model.save(tmp_path / "belt.npz")
+    loaded = BeltModel.load(tmp_path / "belt.npz")
+    assert np.array_equal(loaded.tiles, model.tiles)
+    seg = BeltSegmenter(SegmentationConfig(), loaded)
+    for k in range(90, 120):
+        assert seg.segment(sim.render(k / 30)) == []
+    assert np.allclose(seg.model((640, 360)).tiles, loaded.tiles, atol=6)  # started from it, not re-learnt

@@ -162,7 +162,8 @@ def _hot_path_detector(clf: Any, max_classifications: int, band: tuple[float, fl
     from waste_sorting.vision.item_detector import DetectorConfig, ItemDetector
     from waste_sorting.vision.segmentation import BeltSegmenter, SegmentationConfig
 
-    return ItemDetector(BeltSegmenter(SegmentationConfig(downscale=4, min_area_px=1600)),
+    # settle_frames 0: the belt model is taken from the first frame, so every timed frame is a working one.
+    return ItemDetector(BeltSegmenter(SegmentationConfig(downscale=4, min_area_px=1600, settle_frames=0)),
                         Homography.top_down(1280, 720, HOT_PATH_MPP), clf,
                         DetectorConfig(classify_band=band, max_classifications=max_classifications))
 

@@ -155,3 +155,22 @@ def read(path: Path, only: Iterable[str] | None = None) -> Iterator[BagMessage]:
             return
         for conn, t_ns, data in reader.messages(connections=conns):
             yield BagMessage(conn.topic, conn.msgtype, t_ns, bytes(data))
+
+
+def image_frames(path: Path, topic: str, seconds: float = 0.0) -> Iterator[Any]:
+    """BGR frames of a bag's image topic (Image or CompressedImage), the first ``seconds`` of it (0: all)."""
+    from waste_sorting.cell.messages import image_to_bgr, to_sec
+
+    if topic not in topics(path):
+        raise BagError(f"{path}: no topic {topic}; it has {', '.join(sorted(topics(path)))}")
+    first: float | None = None
+    for m in read(path, [topic]):
+        msg = m.decode()
+        stamp = to_sec(msg.header.stamp)
+        first = stamp if first is None else first
+        if seconds > 0 and stamp - first > seconds:
+            return
+        try:
+            yield image_to_bgr(msg)
+        except ValueError:
+            continue

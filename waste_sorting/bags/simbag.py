@@ -10,6 +10,7 @@ in the bag's custom metadata.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 from pathlib import Path
@@ -34,6 +35,7 @@ def write_sim_bag(cfg: SimConfig, out: Path, duration: float, storage: str = "mc
             "metres_per_px": cfg.metres_per_px, "seed": cfg.seed, "images": str(cfg.images),
             "subset": cfg.subset, "items_per_second": cfg.items_per_second,
             "white_balance": list(cfg.white_balance), "motion_blur_px": cfg.motion_blur_px,
+            "dirt": dataclasses.asdict(cfg.dirt) if cfg.dirt is not None else None,
             "speed_knots": list(zip(sim.cfg.speed.times, sim.cfg.speed.speeds, strict=True)),
             "homography": sim.homography.matrix.flatten().tolist(), "epoch": BAG_EPOCH}
     with BagWriter(out, storage, compress) as bag:

@@ -8,6 +8,8 @@ detector.
 
 from __future__ import annotations
 
+import time
+from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,7 +21,7 @@ from waste_sorting.cell.builders import Values, detector_settings
 from waste_sorting.cell.messages import image_to_bgr, to_sec
 from waste_sorting.inference.classifier import ImageClassifier
 from waste_sorting.vision.item_detector import FrameResult, ItemDetector
-from waste_sorting.vision.segmentation import BeltSegmenter
+from waste_sorting.vision.segmentation import BeltModel, BeltSegmenter
 
 
 @dataclass(frozen=True)
@@ -54,6 +56,8 @@ class DetectStage:
         self.expected_size: tuple[int, int] = (0, 0)
         self.last_stamp: float | None = None
         self.period: float | None = None  # camera frame period, learnt from the stamps
+        self.latencies: deque[float] = deque(maxlen=200)  # recent frames' processing times, s
+        self.settled_news: str | None = None  # said once, when the belt model settles
         self.configure(values)
 
     def configure(self, values: Values) -> None:
@@ -84,10 +88,30 @@ class DetectStage:
             else:
                 self.stats.dropped += max(int(round(gap / self.period)) - 1, 0)
         self.last_stamp = stamp
+        t0 = time.perf_counter()
+        belt = self.detector.segmenter
+        was_settled = belt.settled
         result = self.detector.process(frame, stamp, keep_crops)
+        self.latencies.append(time.perf_counter() - t0)
+        if belt.settled and not was_settled:
+            self.settled_news = (f"belt model settled after {belt.settled_after} frames of steady exposure: items "
+                                 "are reported from now")
         self.stats.frames += 1
         self.stats.items += len(result.records)
         return Detected(stamp, frame, result)
+
+    def status(self) -> tuple[str | None, dict[str, Any]]:
+        """(what is wrong, or None; the figures) for the classifier's diagnostics."""
+        st, belt = self.stats, self.detector.segmenter
+        lat = np.array(self.latencies) * 1e3
+        values = {"frames": st.frames, "dropped_frames": st.dropped, "rejected_frames": st.rejected,
+                  "items": st.items, "classifications_skipped": self.detector.budget.skipped,
+                  "latency_p50_ms": float(np.percentile(lat, 50)) if lat.size else 0.0,
+                  "latency_p99_ms": float(np.percentile(lat, 99)) if lat.size else 0.0,
+                  "belt_settled": belt.settled, "exposure_gain": float(belt.gain.mean())}
+        if st.frames and not belt.settled:
+            return "settling: learning the empty belt, no items yet", values
+        return (f"{st.rejected} frames rejected" if st.rejected else None), values
 
     def _reject(self, reason: str) -> Rejected:
         self.stats.rejected += 1
@@ -99,7 +123,8 @@ def build_detect(values: Values, model: Path | None = None) -> DetectStage:
     classifier = ImageClassifier(model or paths.resolve(values["model"], paths.default_model()),
                                  values["backend"], values["threads"])
     homography, seg, det = detector_settings(values)
-    return DetectStage(ItemDetector(BeltSegmenter(seg), homography, classifier, det), values)
+    belt = BeltModel.load(paths.resolve(values["belt_model"], Path())) if values["belt_model"] else None
+    return DetectStage(ItemDetector(BeltSegmenter(seg, belt), homography, classifier, det), values)
 
 
 def class_names_warning(values: Values, classifier: ImageClassifier) -> str | None:

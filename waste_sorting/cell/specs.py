@@ -84,6 +84,14 @@ CLASSIFIER = (
     Param("downscale", default_of(S, "downscale"), "segmentation works on a frame reduced by this factor", "",
           1, 8),
     Param("split_touching", default_of(S, "split_touching"), "split touching items with a watershed"),
+    Param("shade_min", default_of(S, "shade_min"), "darkest shade a stain or wet patch gives the belt (brightness "
+          "ratio): darker pixels of the belt's own colour count as items", "", 0.0, 1.0),
+    Param("shade_chroma", default_of(S, "shade_chroma"), "most colour change a shade of the belt may bring "
+          "(relative chromaticity distortion); more counts as an item", "", 0.0, 1.0),
+    Param("settle_frames", default_of(S, "settle_frames"), "frames of steady camera exposure before the belt "
+          "model is taken and items are reported (0: from the first frame)", "", 0, 1000),
+    Param("belt_model", "", "empty-belt model from `waste-sorting calibrate belt` ('' = learn it at start)",
+          read_only=True),
     Param("classify_band", default_of(D, "classify_band"),
           "classify items whose centre is within this fraction of the width", "", 0.0, 1.0),
     Param("max_classifications", default_of(D, "max_classifications"), "classify an item at most this many "

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from waste_sorting import paths
-from waste_sorting.cli.argtypes import non_negative_int, positive_int
+from waste_sorting.cli.argtypes import non_negative_int, positive_float, positive_int
 from waste_sorting.errors import DataError
 
 LABELS = ("predicted", "truth")
@@ -129,6 +129,13 @@ def add_calibrate(p: argparse.ArgumentParser) -> None:
     e.add_argument("--set", action="append", default=[], metavar="NODE.PARAM=VALUE")
     e.add_argument("--plant-latency", type=float, default=None, help="(simulation) true valve latency, s")
     e.add_argument("--plant-ejector-offset", type=float, default=0.0, help="(simulation) true minus configured x")
+    b = sub.add_parser("belt", help="the empty running belt's model (light, colour cast, stains), from a bag or "
+                                    "the live camera; the classifier loads it at start (belt_model)")
+    b.add_argument("source", help="bag folder of the empty running belt, or `live` for the camera's topic")
+    b.add_argument("--seconds", type=positive_float, default=10.0, help="seconds of belt to learn from")
+    b.add_argument("--out", type=Path, required=True, help="belt model to write (.npz)")
+    b.add_argument("--params", type=Path, default=None, help="params file (default: the shipped one)")
+    b.add_argument("--image-topic", default="/camera/image_raw")
     t = sub.add_parser("thresholds", help="each bin's bin_min_confidence for a purity target, from a bag with "
                                           "ground truth; writes a params file")
     t.add_argument("bag", type=Path, help="bag with ground truth (a simulated run of the line's items)")
@@ -247,7 +254,36 @@ def _thresholds(args: argparse.Namespace) -> int:
     return 0 if all(f.reached for f in floors) else 1
 
 
+def _belt(args: argparse.Namespace) -> int:
+    from waste_sorting.bags.io import image_frames
+    from waste_sorting.calibration.belt import learn_belt
+    from waste_sorting.cell import detector_settings, specs
+    from waste_sorting.params_file import node_values
+
+    _, seg, _ = detector_settings(node_values(args.params or paths.default_params_file(), "classifier",
+                                              specs.CLASSIFIER))
+    if args.source == "live":
+        from waste_sorting.ros.frames import live_frames
+
+        print(f"learning the belt from {args.image_topic} for {args.seconds:g} s: keep it running, empty", flush=True)
+        frames = live_frames(args.image_topic, args.seconds)
+    else:
+        frames = image_frames(Path(args.source), args.image_topic, args.seconds)
+    cal = learn_belt(frames, seg)
+    cal.model.save(args.out)
+    print(f"learnt the belt from {cal.frames} frames (exposure steady after {cal.settled_after}); "
+          f"tiles {cal.model.tiles.shape[1]}x{cal.model.tiles.shape[0]} of {cal.model.tile_px} px")
+    print(f"empty belt afterwards: {cal.item_pixel_share:.4%} of pixels taken for items, {cal.blobs} item blobs")
+    if cal.blobs:
+        print("the empty belt still shows items: is it empty? Otherwise raise classifier threshold, or lower "
+              "shade_min for darker stains", file=sys.stderr)
+    print(f"wrote {args.out}; set it in the params file (classifier: belt_model: {args.out}) and restart the cell")
+    return 0 if cal.blobs == 0 else 1
+
+
 def run_calibrate(args: argparse.Namespace) -> int:
+    if args.what == "belt":
+        return _belt(args)
     if args.what == "thresholds":
         return _thresholds(args)
     return _homography(args) if args.what == "homography" else _ejectors(args)

@@ -43,6 +43,9 @@ def add_sim(p: argparse.ArgumentParser) -> None:
                    help="colour gains of another camera or light, e.g. 1.25,1.0,0.7 (warm)")
     p.add_argument("--motion-blur", type=non_negative_int, default=0, metavar="PX",
                    help="exposure smear along the belt in pixels (a longer shutter or a faster belt)")
+    p.add_argument("--dirty", action="store_true",
+                   help="a dirty real belt: stains and dust riding it, uneven light and a colour cast, auto-exposure "
+                        "swings, sensor noise and JPEG artefacts (see doc/simulation.md)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--photo-aspect", type=aspect_argument, default=PHOTO_ASPECT,
                    help="true width/height of the photos (default 4:3, TrashNet's, whose files are stored "
@@ -56,6 +59,7 @@ def run_sim(args: argparse.Namespace) -> dict[str, Any]:
 
     from waste_sorting.bags.simbag import render_bag
     from waste_sorting.simulation.belt import SimConfig
+    from waste_sorting.simulation.dirt import DirtyBelt
     from waste_sorting.simulation.speed import SpeedProfile
 
     speed = SpeedProfile.parse(args.speed_profile) if args.speed_profile else SpeedProfile.constant(args.belt_speed)
@@ -63,7 +67,7 @@ def run_sim(args: argparse.Namespace) -> dict[str, Any]:
                     height_px=args.height, metres_per_px=args.metres_per_px, fps=args.fps, speed=speed,
                     items_per_second=args.items_per_second, touching_p=args.touching, seed=args.seed,
                     photo_aspect=args.photo_aspect, white_balance=args.white_balance,
-                    motion_blur_px=args.motion_blur)
+                    motion_blur_px=args.motion_blur, dirt=DirtyBelt() if args.dirty else None)
     t0 = time.perf_counter()
     meta = render_bag(cfg, args.out, args.duration, args.storage, args.compress)
     size = sum(f.stat().st_size for f in args.out.rglob("*") if f.is_file())

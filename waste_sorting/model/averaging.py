@@ -66,9 +66,9 @@ def average_run(checkpoints: list[Path], data: Path, out: Path, seed: int, no_ex
     last = ckpts[-1]
     if any(c["arch"] != last["arch"] or c["size"] != last["size"] for c in ckpts):
         raise UsageError("the checkpoints come from different architectures or input sizes")
-    data = last["data"]
-    classes, train_items, hold_items = split_folder(data, data["holdout_fraction"], data["split_seed"])
-    if fingerprint(train_items) != data["fingerprint"]:
+    trained = last["data"]
+    classes, train_items, hold_items = split_folder(data, trained["holdout_fraction"], trained["split_seed"])
+    if fingerprint(train_items) != trained["fingerprint"]:
         raise DataError(f"{data} is not the data these checkpoints were trained on (fingerprint differs)")
     net = build_network(last["arch"]).to(memory_format=torch.channels_last)
     net.load_state_dict(average_states([c["model"] for c in ckpts]))

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from collections import deque
 from typing import Any
 
 import numpy as np
@@ -44,25 +43,25 @@ class Classifier(Node):
                                                     callback_group=MutuallyExclusiveCallbackGroup())
         self._debug: tuple[Detected, Any] | None = None  # the latest frame, waiting for its tracks
         self.diag = Diagnostics(self)
-        self.latencies: deque[float] = deque(maxlen=1000)
         self.stalls = 0
         self._rejection_logged: dict[str, float] = {}
         self._last_frame_wall = time.monotonic()
         self._stalled = self._camera_stopped = False
+        self.get_logger().info("learning the empty belt: no items until the camera's exposure is steady")
         self.diag_timer = self.create_timer(1.0, self._publish_status)
 
     def _on_image(self, msg: Image) -> None:
-        t_start = time.perf_counter()
         out = self.stage.process(msg)
         if isinstance(out, Rejected):
-            now = time.monotonic()  # each kind of rejection logged at most every 5 s
-            if now - self._rejection_logged.get(out.kind, -1e9) >= 5.0:
-                self._rejection_logged[out.kind] = now
+            if time.monotonic() - self._rejection_logged.get(out.kind, -1e9) >= 5.0:  # each kind every 5 s
+                self._rejection_logged[out.kind] = time.monotonic()
                 self.get_logger().warning(f"rejected frame: {out.reason}")
             return
         self._last_frame_wall, self._stalled = time.monotonic(), False
+        if self.stage.settled_news:
+            self.get_logger().info(self.stage.settled_news)
+            self.stage.settled_news = None
         self.pub.publish(items_to_cloud(out.result.records, msg.header.stamp))
-        self.latencies.append(time.perf_counter() - t_start)
         if self.values["publish_debug_image"]:
             if self._debug is not None:  # its tracks never came (no tracker): shown without ids
                 self._publish_debug(None)
@@ -93,18 +92,11 @@ class Classifier(Node):
             self._stalled = True
             self.stalls += 1
             self.get_logger().warning(f"no camera frame for {silent:.1f} s: camera stalled or gone")
-        st = self.stage.stats
-        lat = np.array(list(self.latencies)[-200:]) * 1e3
-        values = {"frames": st.frames, "dropped_frames": st.dropped, "rejected_frames": st.rejected,
-                  "items": st.items, "stalls": self.stalls,
-                  "classifications_skipped": self.stage.detector.budget.skipped,
-                  "latency_p50_ms": float(np.percentile(lat, 50)) if lat.size else 0.0,
-                  "latency_p99_ms": float(np.percentile(lat, 99)) if lat.size else 0.0,
-                  "backend": self.model.choice.name}
+        problem, values = self.stage.status()
+        values.update(stalls=self.stalls, backend=self.model.choice.name)
         if self._stalled:
-            self.diag.publish(WARN, f"no camera frame for {silent:.1f} s", values)
-        else:
-            self.diag.publish(WARN if st.rejected else OK, "running", values)
+            problem = f"no camera frame for {silent:.1f} s"
+        self.diag.publish(WARN if problem else OK, problem or "running", values)
 
 
 def main(args: list[str] | None = None) -> None:

@@ -30,6 +30,7 @@ from waste_sorting.data.folders import (
 from waste_sorting.data.photos import PHOTO_ASPECT, as_taken
 from waste_sorting.simulation.belt_texture import belt_texture
 from waste_sorting.simulation.cutout import crop_to_mask, item_mask
+from waste_sorting.simulation.dirt import DirtyBelt, degrade, exposure, light_field, soil
 from waste_sorting.simulation.speed import SpeedProfile
 from waste_sorting.vision.homography import Homography
 
@@ -57,6 +58,7 @@ class SimConfig:
     motion_blur_px: int = 0             # exposure smear along the belt, in pixels (0: none)
     seed: int = 0
     photo_aspect: float = PHOTO_ASPECT  # the photos' true width / height (data.photos); 0: as stored
+    dirt: DirtyBelt | None = None       # a dirty real belt (stains, dust, uneven light, exposure swings)
 
 
 @dataclass(frozen=True)
@@ -116,6 +118,8 @@ class BeltSimulator:
         self.view_width = cfg.height_px * cfg.metres_per_px
         period = cfg.width_px * 2
         tex = belt_texture(cfg.height_px, period, self.rng)
+        if cfg.dirt is not None:  # its own random stream: the same items as the clean belt of this seed
+            tex = soil(tex, cfg.metres_per_px, cfg.dirt, np.random.default_rng([cfg.seed, 1]))
         self._texture = np.concatenate([tex, tex[:, : cfg.width_px]], axis=1)
         self._period = period
         yy, xx = np.mgrid[0:cfg.height_px, 0:cfg.width_px].astype(np.float32)
@@ -123,6 +127,9 @@ class BeltSimulator:
         self._vignette = (1.0 - 0.35 * r2)[..., None].astype(np.float32)
         r, g, b = cfg.white_balance
         self._vignette = self._vignette * np.array([b, g, r], np.float32)  # BGR frames: one multiply for both
+        if cfg.dirt is not None:
+            self._vignette = self._vignette * light_field(cfg.width_px, cfg.height_px, cfg.dirt)
+        self._noise_rng = np.random.default_rng([cfg.seed, 2])
         self._blur = (np.full((1, cfg.motion_blur_px), 1.0 / cfg.motion_blur_px, np.float32)
                       if cfg.motion_blur_px > 1 else None)
         self.items: list[SimItem] = []
@@ -163,7 +170,7 @@ class BeltSimulator:
     # -- spawning --------------------------------------------------------------
     def _spawn_until(self, t: float) -> None:
         """Spawn, in time order, every item that enters by time t (deterministic per seed)."""
-        if t <= self._spawned_until:
+        if t <= self._spawned_until or self.cfg.items_per_second <= 0:
             return
         cfg = self.cfg
         nominal = max(cfg.speed.speed(0.0), 0.2)
@@ -225,12 +232,17 @@ class BeltSimulator:
             u, v = self.homography.to_pixels(np.array([[x, it.y]]))[0]
             _paste(frame, it.image, it.alpha, u, v)
         gain = 1.0 + cfg.lighting_drift * math.sin(2 * math.pi * t / 17.0)
+        if cfg.dirt is not None:
+            gain = gain * exposure(t, cfg.dirt, cfg.seed)
         frame *= self._vignette * gain
         if self._blur is not None:  # the belt moves along u during the exposure
             frame = cv2.filter2D(frame, -1, self._blur, borderType=cv2.BORDER_REPLICATE)
         if cfg.noise_sigma > 0:
             frame += self.rng.normal(0, cfg.noise_sigma, (cfg.height_px, cfg.width_px, 1)).astype(np.float32)
-        return np.clip(frame, 0, 255).astype(np.uint8)
+        if cfg.dirt is not None and cfg.dirt.noise_sigma > 0:  # colour noise, per channel
+            frame += self._noise_rng.normal(0, cfg.dirt.noise_sigma, frame.shape).astype(np.float32)
+        out = np.clip(frame, 0, 255).astype(np.uint8)
+        return degrade(out, cfg.dirt) if cfg.dirt is not None else out
 
     def prune(self, x_max: float, t: float) -> None:
         """Stop rendering items downstream of x_max and drop their pixels (keeps long runs flat in memory).

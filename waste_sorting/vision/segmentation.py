@@ -1,22 +1,36 @@
-"""Find items on the belt: a belt background model, thresholding and contours.
+"""Find items on the belt: a learnt model of the empty belt, exposure compensation, shade rejection.
 
-The belt looks the same along its travel direction, so the background is one
-colour per image row: lengthwise streaks in the rubber are learnt, and
-lighting drift is followed. The first frame starts the model from each row's
-median, with rows that stand out from their neighbours (a burst of items
-covering most of a row) taken from the neighbours instead; later frames update
-each row from its belt pixels only, so items never leak into the model (a row
-with almost no belt left follows its median, so a sudden lighting change is
-still learnt). Work is done on a downscaled frame; blobs whose shape says "two
-items touching" are split with a distance-transform watershed.
+The belt model is a grid of tiles (``tile_px`` downscaled pixels square), each
+the belt's mean colour there, so uneven light, vignetting and a colour cast
+are part of the belt. It starts as the per-tile median over the first frames
+once the camera's exposure has settled (auto-exposure swings for a second
+after start), or from a model `waste-sorting calibrate belt` learnt from the
+empty running belt; until then the segmenter reports nothing, and says so
+(`settled`). Each frame's exposure and white balance are measured against the
+model (per-channel gain, the median over tiles no item covers) and
+compensated, so a swing of exposure makes no items. Tiles are learnt only
+where no item is, so an item that stops never becomes belt.
+
+A pixel is an item candidate when its colour is further than ``threshold``
+from the compensated belt. Stains and wet patches darken the belt without
+changing its colour (a shade: brightness ratio between ``shade_min`` and 1,
+chromaticity change below ``shade_chroma``, after Horprasert et al.'s
+background model), so such pixels are belt; dust specks are too small to
+survive the morphological opening and ``min_area_px``. Work is done on a
+downscaled frame; blobs whose shape says "two items touching" are split with
+a distance-transform watershed.
 """
 
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass
+from pathlib import Path
 
 import cv2
 import numpy as np
+
+from waste_sorting.errors import DataError
 
 
 @dataclass(frozen=True)
@@ -25,12 +39,19 @@ class SegmentationConfig:
     min_area_px: int = 400         # full-resolution pixels
     max_area_fraction: float = 0.5
     downscale: int = 2             # work on a 1/downscale frame
-    learning_rate: float = 0.05    # belt model update per frame
-    belt_row_min_share: float = 0.1  # a row with less belt than this share follows its median instead
+    learning_rate: float = 0.05    # belt model update per frame, where no item is
+    tile_px: int = 16              # belt model tile side, downscaled pixels
+    shade_min: float = 0.45        # darkest shade (brightness ratio) a stain or wet patch gives the belt
+    shade_chroma: float = 0.12     # most chromaticity change (relative) a shade may bring
+    settle_frames: int = 6         # frames of steady exposure before the first items are reported (0: none)
     split_touching: bool = True
     split_solidity: float = 0.88   # blobs less convex than this are split candidates
     split_min_part: float = 0.25   # each part of a split holds at least this share of the blob (a bottle's neck
                                    # is not an item of its own)
+
+
+EXPOSURE_STEADY = 0.04  # a frame whose exposure moved less than this (relative, per channel) is steady
+SOLID_SHARE = 0.25      # a region with fewer of its pixels unlike a shade than this is a stain, not an item
 
 
 @dataclass(frozen=True)
@@ -48,49 +69,169 @@ class Blob:
     contour: np.ndarray  # Nx2 int32, full-resolution pixels
 
 
+@dataclass
+class BeltModel:
+    """The empty belt as the segmenter learnt it: what `calibrate belt` saves and the classifier loads."""
+
+    tiles: np.ndarray        # rows x cols x 3 float32, mean BGR of the belt per tile
+    tile_px: int
+    downscale: int
+    frame_size: tuple[int, int]  # (width, height) of the full frames it was learnt on
+
+    def save(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.name + ".part")
+        with open(tmp, "wb") as f:
+            np.savez(f, tiles=self.tiles, tile_px=self.tile_px, downscale=self.downscale,
+                     frame_size=np.array(self.frame_size))
+        tmp.replace(path)
+
+    @classmethod
+    def load(cls, path: Path) -> BeltModel:
+        try:
+            with np.load(path) as z:
+                return cls(z["tiles"].astype(np.float32), int(z["tile_px"]), int(z["downscale"]),
+                           (int(z["frame_size"][0]), int(z["frame_size"][1])))
+        except (OSError, KeyError, ValueError) as exc:
+            raise DataError(f"belt model {path}: not readable ({exc}); make one with "
+                            "`waste-sorting calibrate belt BAG --out FILE`") from None
+
+
 class BeltSegmenter:
-    def __init__(self, cfg: SegmentationConfig | None = None) -> None:
+    def __init__(self, cfg: SegmentationConfig | None = None, model: BeltModel | None = None) -> None:
         self.cfg = cfg or SegmentationConfig()
-        self._belt: np.ndarray | None = None  # rows x 1 x 3 float32
+        self.loaded = model            # a calibrated model to start from (used if its geometry fits)
+        self.reset()
 
     def reset(self) -> None:
-        self._belt = None
+        self._tiles: np.ndarray | None = None   # the belt model (tile grid), once settled
+        self._recent: deque[np.ndarray] = deque(maxlen=max(self.cfg.settle_frames, 1))
+        self._steady = 0                        # consecutive frames of steady exposure while settling
+        self._last_means: np.ndarray | None = None
+        self._busy: np.ndarray | None = None    # tiles an item covered in the last frame
+        self.gain = np.ones(3, np.float32)      # this frame's exposure against the model, per channel
+        self.frames = 0
+        self.settled_after: int | None = None   # frames it took to settle
+        self.last_mask: tuple[np.ndarray, np.ndarray] = (np.zeros((0, 0, 3), np.uint8), np.zeros((0, 0), np.uint8))
+
+    @property
+    def settled(self) -> bool:
+        return self._tiles is not None
+
+    def _tile_shape(self, small: np.ndarray) -> tuple[int, int]:
+        t = max(self.cfg.tile_px, 2)
+        return max(1, round(small.shape[1] / t)), max(1, round(small.shape[0] / t))  # (cols, rows)
 
     def foreground(self, frame_bgr: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(small frame, uint8 mask at the downscaled resolution)."""
+        """(small frame, uint8 mask at the downscaled resolution); the mask is empty until settled."""
         if frame_bgr.ndim != 3 or frame_bgr.shape[2] != 3 or frame_bgr.dtype != np.uint8:
             raise ValueError(f"expected HxWx3 uint8 BGR, got {frame_bgr.shape} {frame_bgr.dtype}")
         d = self.cfg.downscale
         small = frame_bgr if d == 1 else cv2.resize(
             frame_bgr, (frame_bgr.shape[1] // d, frame_bgr.shape[0] // d), interpolation=cv2.INTER_AREA)
-        cols = small[:, ::4]  # every 4th column: the same belt estimate at a quarter of the cost
-        if self._belt is None or self._belt.shape[0] != small.shape[0]:
-            self._belt = _robust_rows(_row_median(cols), self.cfg.threshold / 2)
-            self._learn(cols, self._distance(cols, self._belt), 1.0)  # then each row from its own belt pixels
-        dist = self._distance(small, self._belt)
-        _, mask = cv2.threshold(dist, self.cfg.threshold, 255, cv2.THRESH_BINARY)
-        self._learn(cols, dist[:, ::4], self.cfg.learning_rate)
-        mask = cv2.morphologyEx(mask, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (7, 7)))
-        mask = cv2.morphologyEx(mask, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (3, 3)))
+        self.frames += 1
+        cols, rows = self._tile_shape(small)
+        means = cv2.resize(small, (cols, rows), interpolation=cv2.INTER_AREA).astype(np.float32)
+        if self._tiles is not None and self._tiles.shape[:2] != (rows, cols):
+            self.reset()  # another frame size: start again
+            self.frames = 1
+        if self._tiles is None and not self._settle(means, frame_bgr.shape):
+            return small, np.zeros(small.shape[:2], np.uint8)
+        assert self._tiles is not None
+        self.gain = self._exposure(means)
+        expected = cv2.resize(self._tiles * self.gain, (small.shape[1], small.shape[0]),
+                              interpolation=cv2.INTER_LINEAR)
+        mask = self._items(small, expected)
+        self._learn(means, mask)
+        self.last_mask = (small, mask)
         return small, mask
 
-    @staticmethod
-    def _distance(small: np.ndarray, belt: np.ndarray) -> np.ndarray:
-        """Per-pixel colour distance (largest channel difference) from the belt model."""
-        diff = cv2.absdiff(small, np.repeat(belt.astype(np.uint8), small.shape[1], axis=1))  # contiguous: fast
-        return cv2.max(cv2.max(diff[..., 0], diff[..., 1]), diff[..., 2])
+    def _settle(self, means: np.ndarray, shape: tuple[int, ...]) -> bool:
+        """Wait for steady exposure; then the model is the median of the recent frames (items move on,
+        the belt stays), or the calibrated model. True once settled."""
+        if self._last_means is not None:
+            ratio = np.median(means.reshape(-1, 3) / np.maximum(self._last_means.reshape(-1, 3), 1.0), axis=0)
+            self._steady = self._steady + 1 if np.abs(ratio - 1).max() < EXPOSURE_STEADY else 0
+        self._last_means = means
+        self._recent.append(_robust_tiles(means, self.cfg.threshold))
+        if self._steady < self.cfg.settle_frames and self.cfg.settle_frames > 0:
+            return False
+        loaded = self.loaded
+        if loaded is not None and loaded.tiles.shape == means.shape and loaded.downscale == self.cfg.downscale \
+                and loaded.frame_size == (shape[1], shape[0]):
+            self._tiles = loaded.tiles.copy()
+        else:
+            self._tiles = np.median(np.stack(self._recent), axis=0).astype(np.float32)
+        self.settled_after = self.frames
+        return True
 
-    def _learn(self, cols: np.ndarray, dist: np.ndarray, rate: float) -> None:
-        """Move each row's belt colour towards the mean of its belt pixels (those within the threshold); a row
-        with almost none follows its median, so a lighting change larger than the threshold is still learnt."""
-        assert self._belt is not None
-        is_belt = (dist <= self.cfg.threshold)[..., None]
-        count = is_belt.sum(axis=1, keepdims=True, dtype=np.float32)
-        target = (cols * is_belt).sum(axis=1, keepdims=True, dtype=np.float32) / np.maximum(count, 1.0)
-        starved = count[:, 0, 0] < self.cfg.belt_row_min_share * cols.shape[1]
-        if starved.any():
-            target[starved] = _row_median(cols[starved])
-        self._belt += rate * (target - self._belt)
+    def _exposure(self, means: np.ndarray) -> np.ndarray:
+        """Per-channel gain of this frame against the model, over the tiles no item covered."""
+        assert self._tiles is not None
+        ratio = means / np.maximum(self._tiles, 1.0)
+        clear = ratio.reshape(-1, 3) if self._busy is None or self._busy.all() else ratio[~self._busy]
+        return np.median(clear, axis=0).astype(np.float32)
+
+    def _items(self, small: np.ndarray, expected: np.ndarray) -> np.ndarray:
+        """Regions far from the belt's colour that are not wholly a shade of it.
+
+        A pixel further than ``threshold`` from the belt is an item candidate, and so is one further than
+        half of it whose colour is not the belt's (or that is darker than any stain), where it joins a
+        candidate: an item's dim parts join its bright ones, while noise, dust and compression halos, which
+        keep the belt's colour, do not. A stain is shade through
+        and through, so a region with too few pixels unlike a shade is dropped; an item's dark grey parts
+        stay with the rest of it.
+        """
+        cfg = self.cfg
+        diff = cv2.absdiff(small, np.clip(expected, 0, 255).astype(np.uint8))
+        dist = cv2.max(cv2.max(diff[..., 0], diff[..., 1]), diff[..., 2])
+        # Contrast follows the light: where the belt is lit less (falloff, vignetting) an item differs from it
+        # less, so the threshold is relative to the belt's brightness there against its mean.
+        grey = self._tiles.mean(axis=2)
+        level = cv2.resize(grey / max(float(grey.mean()), 1.0), (small.shape[1], small.shape[0]),
+                           interpolation=cv2.INTER_LINEAR)
+        thr = cfg.threshold * np.clip(level, 0.5, 1.5)
+        ys, xs = np.nonzero(dist > 0.5 * thr)
+        mask = np.zeros(dist.shape, np.uint8)
+        if not len(ys):
+            return mask
+        px = small[ys, xs].astype(np.float32)
+        e = expected[ys, xs]
+        ee = np.maximum((e * e).sum(axis=1), 1.0)
+        alpha = (px * e).sum(axis=1) / ee                   # brightness ratio against the belt
+        chroma = np.sqrt(((px - alpha[:, None] * e) ** 2).sum(axis=1) / ee)  # relative colour change
+        shade = (alpha >= cfg.shade_min) & (alpha < 1.0) & (chroma <= cfg.shade_chroma)
+        high = dist[ys, xs] > thr[ys, xs]
+        unlike = (chroma > cfg.shade_chroma) | (alpha < cfg.shade_min)  # not the belt's colour, or darker than a stain
+        keep = high | unlike
+        mask[ys[keep], xs[keep]] = 255
+        mask = cv2.morphologyEx(mask, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (7, 7)))
+        mask = cv2.morphologyEx(mask, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (3, 3)))
+        n, labels = cv2.connectedComponents(mask, connectivity=8)
+        region = labels[ys, xs]
+        high_n = np.bincount(region, weights=high, minlength=n)
+        solid_n = np.bincount(region, weights=high & ~shade, minlength=n)
+        stain = (solid_n < SOLID_SHARE * high_n) | (high_n == 0)  # shade only, or nothing past the threshold
+        stain[0] = False
+        if stain.any():
+            mask[stain[labels]] = 0
+        return mask
+
+    def _learn(self, means: np.ndarray, mask: np.ndarray) -> None:
+        """Move the tiles no item touches towards this frame's belt, at the model's exposure."""
+        assert self._tiles is not None
+        rows, cols = self._tiles.shape[:2]
+        covered = cv2.resize(mask, (cols, rows), interpolation=cv2.INTER_AREA) > 0
+        busy = cv2.dilate(covered.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0  # and their neighbours
+        self._busy = busy
+        free = ~busy
+        self._tiles[free] += self.cfg.learning_rate * (means[free] / self.gain - self._tiles[free])
+
+    def model(self, frame_size: tuple[int, int]) -> BeltModel | None:
+        """The learnt belt, to save (None before it settled)."""
+        if self._tiles is None:
+            return None
+        return BeltModel(self._tiles.copy(), self.cfg.tile_px, self.cfg.downscale, frame_size)
 
     def segment(self, frame_bgr: np.ndarray) -> list[Blob]:
         small, mask = self.foreground(frame_bgr)
@@ -154,21 +295,13 @@ class BeltSegmenter:
                     float(m["m00"]) * d * d, edge, (contour.reshape(-1, 2) * d).astype(np.int32))
 
 
-def _row_median(cols: np.ndarray) -> np.ndarray:
-    return np.median(cols, axis=1, keepdims=True).astype(np.float32)
-
-
-def _robust_rows(rows: np.ndarray, tolerance: float) -> np.ndarray:
-    """Row colours with outlier rows replaced by their neighbourhood's median.
-
-    A row median is the belt while items cover less than half the row; a burst can cover more, and those rows
-    stand out from the rows around them (the belt changes slowly across rows: streaks and light falloff).
-    """
-    n = rows.shape[0]
-    k = max(3, (n // 2) | 1)  # odd window, half the frame: a band of items is a minority in it
-    flat = rows.reshape(n, 3)
-    padded = np.pad(flat, ((k // 2, k // 2), (0, 0)), mode="reflect")
-    windows = np.lib.stride_tricks.sliding_window_view(padded, k, axis=0)  # n x 3 x k
-    smooth = np.median(windows, axis=2)
-    outlier = np.abs(flat - smooth).max(axis=1) > tolerance
-    return np.where(outlier[:, None], smooth, flat).reshape(rows.shape).astype(np.float32)
+def _robust_tiles(means: np.ndarray, tolerance: float) -> np.ndarray:
+    """Tile colours with the ones that stand out from their neighbourhood (an item covering them) replaced
+    by the neighbourhood's median: light and colour change slowly across the belt, items do not."""
+    u8 = np.clip(means, 0, 255).astype(np.uint8)
+    k = max(3, (min(means.shape[:2]) // 2) | 1)
+    k = min(k, 15)
+    smooth = cv2.medianBlur(u8, k).astype(np.float32) if min(means.shape[:2]) >= k else \
+        np.broadcast_to(np.median(means.reshape(-1, 3), axis=0), means.shape).astype(np.float32)
+    outlier = np.abs(means - smooth).max(axis=2) > tolerance / 2
+    return np.where(outlier[..., None], smooth, means).astype(np.float32)
