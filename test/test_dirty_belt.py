@@ -42,3 +42,13 @@ def test_a_missing_belt_model_is_one_line(empty_dirty_bag, tmp_path, capsys):
     err = capsys.readouterr().err
     assert code == 1 and "waste-sorting evaluate: error: belt model" in err and "calibrate belt" in err
     assert "Traceback" not in err
+
+
+def test_items_on_a_dirty_belt_are_found_and_nothing_else_is_fired_at(tmp_path):
+    bag, report = tmp_path / "dirty", tmp_path / "r.json"
+    assert main(["sim", "--dirty", "--items-per-second", "2", "--duration", "12", "--seed", "22", "--out",
+                 str(bag)]) == 0
+    assert main(["evaluate", str(bag), "--json", str(report)]) == 0
+    r = json.loads(report.read_text())
+    assert r["items"] >= 15 and r["detection_recall"] >= 0.95, r["detection_recall"]
+    assert r["phantom_decisions"] <= 1 and r["pulses_empty"] == 0, (r["phantom_decisions"], r["pulses_empty"])

@@ -37,7 +37,7 @@ from waste_sorting.cell.detect import build_detect
 from waste_sorting.cell.messages import cloud_to_items, to_sec
 from waste_sorting.errors import BagError, DataError, ParamsError, UsageError
 from waste_sorting.evaluation.accounting import account, match_decisions, tally
-from waste_sorting.evaluation.scoring import ExecutedPulse, TruthItem, score
+from waste_sorting.evaluation.scoring import ExecutedPulse, TruthItem, nearest_truth, score
 from waste_sorting.itemlist import ItemStatus, MissReason
 from waste_sorting.params_file import check_file, node_values, unknown_name
 from waste_sorting.protocol.controller import ControllerCore, Pulse
@@ -346,6 +346,9 @@ def _score_against_truth(cell: OfflineCell, truth: list[TruthItem], classes: lis
             pred = int(d["class_id"])
             cm[it.class_id, pred if 0 <= pred < n else n] += 1
     detected = len(matched)
+    # Decisions about no item (a stain, a split item's second half, a reflection): counted, never hidden.
+    phantoms = sum(1 for d in cell.decisions
+                   if nearest_truth(truth, float(d["stamp"]), float(d["x"]), float(d["y"])) is None)
     refused = {int(f["item_id"]): MissReason(int(f["reason"])).name.lower() for f in cell.fired
                if int(f["status"]) == ItemStatus.MISSED}
     outcomes = account(truth, matched, result.bins, pulses, geom, classes, bin_classes, refused)
@@ -362,7 +365,7 @@ def _score_against_truth(cell: OfflineCell, truth: list[TruthItem], classes: lis
         "purity": summ["purity"], "recovery": summ["recovery"],
         "right_bin": summ["right_bin"], "wrong_bin": summ["wrong_bin"], "missed_count": summ["missed"],
         "timing_error_ms": summ["timing_error_ms"], "position_error_mm": summ["position_error_mm"],
-        "pulses_hit": summ["pulses_hit"], "pulses_empty": summ["pulses_empty"],
+        "pulses_hit": summ["pulses_hit"], "pulses_empty": summ["pulses_empty"], "phantom_decisions": phantoms,
         "missed": missed, "accounting": tally(outcomes, classes),
         "_timing_errors": result.timing_error_ms, "_pulse_speeds": result.pulse_speeds, "_truth": truth,
         "_item_classes": {it.item_id: (classes[int(matched[it.item_id]["class_id"])]
