@@ -355,6 +355,14 @@ static void pump_rx(void) {
 }
 
 /* ---- start ---------------------------------------------------------------------------------- */
+/* The controller clock starts first thing after reset (before the C runtime clears RAM), so its
+ * zero is the reset: a simulator's or logic analyser's time and the controller's agree to 1 us. */
+void start_clock(void) __attribute__((naked, used, section(".init3")));
+void start_clock(void) {
+    TCCR1A = 0;
+    TCCR1B = _BV(CS11);                    /* clk/8: 0.5 us ticks */
+}
+
 static void setup(void) {
     MCUSR = 0;
     wdt_disable();
@@ -364,8 +372,6 @@ static void setup(void) {
     PORTA = 0;
     SPCR = _BV(SPE) | _BV(MSTR);           /* SPI master, clk/2 with SPI2X: 8 MHz */
     SPSR = _BV(SPI2X);
-    TCCR1A = 0;
-    TCCR1B = _BV(CS11);                    /* clk/8: 0.5 us ticks */
     TIMSK1 = _BV(TOIE1);
     UBRR0 = 1;                             /* 1 Mbaud with U2X at 16 MHz (0 % error) */
     UCSR0A = _BV(U2X0);
@@ -374,7 +380,8 @@ static void setup(void) {
     sei();
     all_off();
     PORTB &= ~_BV(PB5);                    /* a zero state is latched: enable the outputs */
-    uint32_t boots = eeprom_read_dword((uint32_t *)0) + 1;
+    uint32_t boots = eeprom_read_dword((uint32_t *)0);
+    boots = boots == 0xFFFFFFFFUL ? 1 : boots + 1;         /* an erased EEPROM reads all ones */
     eeprom_write_dword((uint32_t *)0, boots);
     boot_id = boots * 2654435761UL;        /* differs every boot, so the host sees a restart */
     wdt_enable(WDTO_250MS);

@@ -1,0 +1,132 @@
+/* Runs the valve controller's firmware image in simavr, in step with the wall clock.
+ *
+ *   valve_controller_sim FIRMWARE.elf
+ *
+ * UART0 is bridged to a pseudo-terminal (simavr's uart_pty); its path is the first line on stdout,
+ * "PTY /dev/pts/N", so the actuator opens it like a serial port. The 74HC595 chain (eight banks of
+ * 32 valves) is modelled here from the SPI bytes and the latch pin; every change of a bank's outputs
+ * is a line "V <simulated us> <bank> <valves hex>", every change of the robot trigger port
+ * "P <simulated us> <pins hex>". Simulated time follows the host clock: the firmware sleeps between
+ * interrupts, simavr jumps over the sleep, and the harness waits until the wall clock catches up.
+ * On SIGINT/SIGTERM it prints "LAG <worst lag of simulated behind wall time, us>" and exits.
+ */
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <simavr/avr_ioport.h>
+#include <simavr/avr_spi.h>
+#include <simavr/parts/uart_pty.h>
+#include <simavr/sim_avr.h>
+#include <simavr/sim_elf.h>
+
+#define F_CPU 16000000UL
+#define BANKS 8
+#define BANK_BYTES 4
+#define LATCH_PIN 4   /* PB4 */
+
+static avr_t *avr;
+static uart_pty_t pty;
+static uint8_t shift[BANKS * BANK_BYTES];
+static uint32_t outputs[BANKS];
+static volatile sig_atomic_t running = 1;
+
+static uint64_t sim_us(void) { return avr->cycle / (F_CPU / 1000000UL); }
+
+static void on_spi_byte(struct avr_irq_t *irq, uint32_t value, void *param) {
+    (void)irq; (void)param;
+    memmove(shift + 1, shift, sizeof(shift) - 1);   /* the newest byte is in the first chip */
+    shift[0] = (uint8_t)value;
+}
+
+static void on_latch(struct avr_irq_t *irq, uint32_t value, void *param) {
+    (void)param;
+    if (!(value && !irq->value)) return;             /* RCLK rising edge stores the shift register */
+    for (int e = 0; e < BANKS; e++) {
+        uint32_t word = (uint32_t)shift[4 * e] | (uint32_t)shift[4 * e + 1] << 8 |
+                        (uint32_t)shift[4 * e + 2] << 16 | (uint32_t)shift[4 * e + 3] << 24;
+        if (word != outputs[e]) {
+            outputs[e] = word;
+            printf("V %llu %d %08x\n", (unsigned long long)sim_us(), e, word);
+        }
+    }
+    fflush(stdout);
+}
+
+static void on_porta(struct avr_irq_t *irq, uint32_t value, void *param) {
+    (void)param;
+    if (value != irq->value) {
+        printf("P %llu %02x\n", (unsigned long long)sim_us(), value & 0xFF);
+        fflush(stdout);
+    }
+}
+
+static void stop(int sig) { (void)sig; running = 0; }
+
+static uint64_t wall_us(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000ULL + (uint64_t)ts.tv_nsec / 1000ULL;
+}
+
+int main(int argc, char **argv) {
+    if (argc != 2) {
+        fprintf(stderr, "usage: %s FIRMWARE.elf\n", argv[0]);
+        return 2;
+    }
+    elf_firmware_t fw;
+    memset(&fw, 0, sizeof(fw));
+    if (elf_read_firmware(argv[1], &fw) != 0) {
+        fprintf(stderr, "cannot read firmware %s\n", argv[1]);
+        return 1;
+    }
+    avr = avr_make_mcu_by_name("atmega2560");
+    if (!avr) {
+        fprintf(stderr, "simavr has no atmega2560\n");
+        return 1;
+    }
+    avr_init(avr);
+    fw.frequency = F_CPU;
+    avr_load_firmware(avr, &fw);
+    avr->frequency = F_CPU;
+    avr->log = LOG_ERROR;
+
+    uart_pty_init(avr, &pty);
+    uart_pty_connect(&pty, '0');
+    avr_irq_register_notify(avr_io_getirq(avr, AVR_IOCTL_SPI_GETIRQ(0), SPI_IRQ_OUTPUT), on_spi_byte, NULL);
+    avr_irq_register_notify(avr_io_getirq(avr, AVR_IOCTL_IOPORT_GETIRQ('B'), LATCH_PIN), on_latch, NULL);
+    avr_irq_register_notify(avr_io_getirq(avr, AVR_IOCTL_IOPORT_GETIRQ('A'), IOPORT_IRQ_PIN_ALL), on_porta,
+                            NULL);
+    printf("PTY %s\n", pty.pty.slavename);
+    fflush(stdout);
+
+    signal(SIGINT, stop);
+    signal(SIGTERM, stop);
+    uint64_t start = wall_us();
+    uint64_t worst_lag = 0;
+    unsigned n = 0;
+    while (running) {
+        int state = avr_run(avr);
+        if (state == cpu_Done || state == cpu_Crashed) {
+            fprintf(stderr, "firmware stopped (state %d)\n", state);
+            break;
+        }
+        if (++n % 512 == 0 || avr->state == cpu_Sleeping) {
+            uint64_t sim = sim_us(), wall = wall_us() - start;
+            if (sim > wall + 50) {                   /* ahead: wait for the wall clock */
+                uint64_t ahead = sim - wall;
+                struct timespec ts = {(time_t)(ahead / 1000000ULL), (long)(ahead % 1000000ULL) * 1000L};
+                nanosleep(&ts, NULL);
+            } else if (wall > sim && wall - sim > worst_lag && sim > 100000) {
+                worst_lag = wall - sim;
+            }
+        }
+    }
+    printf("LAG %llu\n", (unsigned long long)worst_lag);
+    fflush(stdout);
+    uart_pty_stop(&pty);
+    return 0;
+}
