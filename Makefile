@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 export ROS_AUTOMATIC_DISCOVERY_RANGE ?= LOCALHOST
 
-.PHONY: venv test lint demo soak bench clean
+.PHONY: venv test lint demo soak bench firmware clean
 
 $(STAMP): requirements.txt requirements-dev.txt setup.py
 	$(PY) -m pip --version >/dev/null 2>&1 || $(PYTHON) -m venv --clear $(VENV)  # new, or left half-made
@@ -36,5 +36,10 @@ soak: $(STAMP)
 bench: $(STAMP)
 	$(PY) -m waste_sorting.cli bench
 
+# The reference valve controller (ATmega2560) and its simavr harness: needs gcc-avr, avr-libc, simavr,
+# libsimavr-dev, libelf-dev (Debian). Prints the firmware's flash and RAM use.
+firmware:
+	$(MAKE) -C firmware/valve_controller
+
 clean:
-	rm -rf $(VENV) build install log .pytest_cache
+	rm -rf $(VENV) build install log .pytest_cache firmware/valve_controller/build

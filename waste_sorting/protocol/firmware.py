@@ -1,0 +1,143 @@
+"""The reference valve-controller firmware running in simavr: the second counterpart of the protocol.
+
+`FirmwareController` builds the firmware and its harness (`make -C firmware/valve_controller`), runs
+the real firmware image in simavr with UART0 on a pseudo-terminal, and turns the harness's record of
+every valve output change into the pulses that really fired (controller time, from the simulated
+pins). It has the interface of `EmulatorProcess`: ``start()`` gives the port, ``stop()`` the pulses.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+from waste_sorting.errors import UsageError
+from waste_sorting.protocol.controller import Pulse
+
+PACKAGES = "gcc-avr avr-libc simavr libsimavr-dev libelf-dev"
+BANKS, VALVES = 8, 32  # the firmware's valve banks (firmware/valve_controller/valve_controller.c)
+MAX_PENDING = 32
+
+
+def firmware_dir() -> Path:
+    """The firmware's source folder (a source checkout; WASTE_SORTING_FIRMWARE names another)."""
+    return Path(os.environ.get("WASTE_SORTING_FIRMWARE", Path(__file__).resolve().parents[2] / "firmware"
+                               / "valve_controller"))
+
+
+def toolchain_problem() -> str | None:
+    """Why the firmware cannot be built and simulated here, or None."""
+    missing = [tool for tool in ("avr-gcc", "avr-objcopy", "cc", "make") if shutil.which(tool) is None]
+    if not Path("/usr/include/simavr/sim_avr.h").is_file():
+        missing.append("libsimavr headers")
+    if missing:
+        return f"{', '.join(missing)} not found: install the Debian packages {PACKAGES}"
+    if not (firmware_dir() / "valve_controller.c").is_file():
+        return f"no firmware source in {firmware_dir()}"
+    return None
+
+
+def build() -> tuple[Path, Path]:
+    """(firmware ELF, simavr harness), built if out of date."""
+    problem = toolchain_problem()
+    if problem:
+        raise UsageError(f"cannot build the firmware: {problem}")
+    src = firmware_dir()
+    out = subprocess.run(["make", "-s", "-C", str(src)], capture_output=True, text=True)
+    if out.returncode:
+        raise UsageError(f"building the firmware failed:\n{out.stdout}{out.stderr}")
+    return src / "build" / "valve_controller.elf", src / "build" / "valve_controller_sim"
+
+
+def pulses_from_edges(edges: list[tuple[int, int, int]], t0_wall: float) -> list[Pulse]:
+    """Valve output changes (us, bank, valves) -> pulses: each run of valves that opened together and
+    closed together is one pulse, at its controller time."""
+    state = [0] * BANKS
+    opened: dict[tuple[int, int], int] = {}  # (bank, valve) -> us it opened
+    spans: dict[tuple[int, int, int], list[int]] = {}  # (bank, start, end) -> valves
+    for us, bank, word in edges:
+        for v in range(VALVES):
+            was, now = state[bank] >> v & 1, word >> v & 1
+            if now and not was:
+                opened[(bank, v)] = us
+            elif was and not now:
+                spans.setdefault((bank, opened.pop((bank, v)), us), []).append(v)
+        state[bank] = word
+    out = []
+    for (bank, start, end), valves in sorted(spans.items(), key=lambda kv: kv[0][1]):
+        valves.sort()
+        runs = [[valves[0]]]
+        for v in valves[1:]:
+            (runs[-1].append(v) if v == runs[-1][-1] + 1 else runs.append([v]))
+        for run in runs:
+            out.append(Pulse(0, bank, run[0], len(run), t0_wall + start / 1e6, start, (end - start) / 1e6))
+    return out
+
+
+class FirmwareController:
+    """The firmware in simavr on a pseudo-terminal, in step with the wall clock."""
+
+    def __init__(self) -> None:
+        self.elf, self.harness = build()
+        self._proc: subprocess.Popen[str] | None = None
+        self._edges: list[tuple[int, int, int]] = []
+        self._lock = threading.Lock()
+        self.t0_wall = 0.0
+        self.lag_us: int | None = None   # worst lag of simulated behind wall time, after stop()
+        self.port = ""
+
+    def start(self) -> str:
+        self._proc = subprocess.Popen([str(self.harness), str(self.elf)], stdout=subprocess.PIPE,
+                                      stderr=subprocess.DEVNULL, text=True, bufsize=1)
+        assert self._proc.stdout is not None
+        for line in self._proc.stdout:
+            if line.startswith("PTY "):
+                self.port = line.split()[1]
+                self.t0_wall = time.time()
+                break
+        if not self.port:
+            raise UsageError("the firmware simulator did not start (no pseudo-terminal)")
+        threading.Thread(target=self._read, daemon=True, name="firmware-edges").start()
+        return self.port
+
+    def _read(self) -> None:
+        assert self._proc is not None and self._proc.stdout is not None
+        for line in self._proc.stdout:
+            parts = line.split()
+            if parts and parts[0] == "V" and len(parts) == 4:
+                with self._lock:
+                    self._edges.append((int(parts[1]), int(parts[2]), int(parts[3], 16)))
+            elif parts and parts[0] == "LAG":
+                self.lag_us = int(parts[1])
+
+    def pulses(self) -> list[Pulse]:
+        with self._lock:
+            edges = list(self._edges)
+        return pulses_from_edges(edges, self.t0_wall)
+
+    def outputs(self) -> list[int]:
+        """Each bank's valves now (bit v: valve v open)."""
+        state = [0] * BANKS
+        with self._lock:
+            for _, bank, word in self._edges:
+                state[bank] = word
+        return state
+
+    def stop(self) -> list[Pulse]:
+        """Stop the simulation; every pulse the firmware's pins showed."""
+        if self._proc is not None and self._proc.poll() is None:
+            self._proc.send_signal(signal.SIGTERM)
+            try:
+                self._proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self._proc.kill()
+                self._proc.wait()
+        time.sleep(0.05)  # the reader takes the last lines
+        return self.pulses()
+
+    close = stop
