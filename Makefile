@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 export ROS_AUTOMATIC_DISCOVERY_RANGE ?= LOCALHOST
 
-.PHONY: venv test lint demo soak bench firmware clean
+.PHONY: venv test lint demo soak bench firmware debian clean
 
 $(STAMP): requirements.txt requirements-dev.txt setup.py
 	$(PY) -m pip --version >/dev/null 2>&1 || $(PYTHON) -m venv --clear $(VENV)  # new, or left half-made
@@ -20,7 +20,20 @@ venv: $(STAMP)
 lint: $(STAMP)
 	$(PY) -m ruff check waste_sorting test launch setup.py
 
-test: $(STAMP)
+# The firmware's toolchain and simulator (Debian packages): installed when root (CI), else the firmware
+# tests skip and say what to install.
+DEB_PACKAGES := gcc-avr avr-libc simavr libsimavr-dev libelf-dev
+debian:
+	@if command -v avr-gcc >/dev/null && [ -f /usr/include/simavr/sim_avr.h ]; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "installing $(DEB_PACKAGES) (the firmware and its simulator)"; \
+		export DEBIAN_FRONTEND=noninteractive; \
+		apt-get install -y -q $(DEB_PACKAGES) >/dev/null 2>&1 || \
+		{ apt-get update -q >/dev/null 2>&1 && apt-get install -y -q $(DEB_PACKAGES) >/dev/null 2>&1; } || \
+		echo "apt-get failed: the firmware tests will skip"; \
+	else echo "the firmware tests will skip: install $(DEB_PACKAGES)"; fi
+
+test: $(STAMP) debian
 	$(PY) -m ruff check waste_sorting test launch setup.py
 	$(PY) -m pytest -q test
 

@@ -21,7 +21,8 @@ def test_thirty_items_in_one_frame_through_the_hot_path(shipped_model):
     from waste_sorting.vision.segmentation import BeltSegmenter, SegmentationConfig
 
     frame = hot_path_frames(30)
-    det = ItemDetector(BeltSegmenter(SegmentationConfig(downscale=2)), Homography.top_down(1280, 720, 0.0008),
+    seg = BeltSegmenter(SegmentationConfig(downscale=2, settle_frames=0))  # one frame: the model from it
+    det = ItemDetector(seg, Homography.top_down(1280, 720, 0.0008),
                        ImageClassifier(shipped_model, "onnxruntime"), DetectorConfig(classify_band=(0.0, 1.0)))
     t0 = time.perf_counter()
     result = det.process(frame, 0.0)

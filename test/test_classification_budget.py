@@ -71,11 +71,12 @@ def test_rejects_bad_settings():
 def test_on_the_simulated_belt_every_item_gets_a_class_and_none_more_than_the_budget(demo_images, shipped_model):
     from waste_sorting.inference.classifier import ImageClassifier
     from waste_sorting.vision.item_detector import DetectorConfig, ItemDetector
-    from waste_sorting.vision.segmentation import BeltSegmenter
+    from waste_sorting.vision.segmentation import BeltSegmenter, SegmentationConfig
 
     sim = BeltSimulator(SimConfig(images=demo_images, speed=SpeedProfile.constant(2.0), items_per_second=3.0,
                                   seed=11))
-    det = ItemDetector(BeltSegmenter(), sim.homography, ImageClassifier(shipped_model, "onnxruntime"),
+    seg = BeltSegmenter(SegmentationConfig(settle_frames=0))
+    det = ItemDetector(seg, sim.homography, ImageClassifier(shipped_model, "onnxruntime"),
                        DetectorConfig(max_classifications=3))
     looks: dict[int, int] = {}
     crossed: set[int] = set()  # items that pass mid-view while the run has them wholly in the band

@@ -240,3 +240,25 @@ def test_pulse_records_are_read_from_valve_edges():
     assert [(p.ejector, p.valve_first, p.valve_count, p.ctrl_time_us, round(p.duration * 1e6)) for p in pulses] \
         == [(2, 1, 3, 1000, 1000), (2, 0, 1, 1500, 1000)]
     assert HELLO.size == 4
+
+
+@pytest.mark.slow
+def test_the_cell_sorts_against_the_firmware_and_every_pulse_reaches_the_pins(tmp_path, capsys):
+    """`run --sim --controller firmware`: the whole cell, the firmware in simavr in place of the emulator."""
+    problem = firmware.toolchain_problem()
+    if problem:
+        pytest.skip(f"firmware not testable here: {problem}")
+    import json
+
+    from waste_sorting.cli import main
+
+    report = tmp_path / "run.json"
+    assert main(["run", "--sim", "--controller", "firmware", "--duration", "8", "--quiet", "--json",
+                 str(report)]) == 0
+    out = capsys.readouterr().out
+    line = next(x for x in out.splitlines() if x.startswith("firmware: "))
+    sorted_ = json.loads(report.read_text())["actuator"].get("SORTED", 0)
+    assert sorted_ >= 5, out[-2000:]
+    assert f"firmware: {sorted_} commanded pulses opened their valves" in line, line
+    p99 = int(line.split("p99 ")[1].split(",")[0])
+    assert p99 <= 1000, line  # at the pins within 1 ms of the commanded controller time

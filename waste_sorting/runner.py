@@ -41,6 +41,7 @@ class RunOptions:
     quiet: bool                # less node logging
     namespace: str             # ROS namespace of the cell's nodes and topics
     executor: str              # "per-node" or "shared"
+    controller: str = "emulator"  # with sim: "emulator" (Python) or "firmware" (the reference firmware in simavr)
 
 
 def _overrides(args: RunOptions, port: str | None) -> dict[str, list[Any]]:
@@ -79,12 +80,19 @@ def run(args: RunOptions) -> SimRunReport | None:
     if not params.is_file():
         raise UsageError(f"params file not found: {params}")
     check_file(params, CELL)  # before anything starts: a typo or a bad value is one line
-    emulator = None
+    emulator: Any = None
     port = args.port
     if args.sim:
-        emulator = EmulatorProcess()
-        port = emulator.start()
-        print(f"controller emulator on {port}")
+        if args.controller == "firmware":
+            from waste_sorting.protocol.firmware import FirmwareController
+
+            emulator = FirmwareController()
+            port = emulator.start()
+            print(f"valve controller firmware in simavr on {port}")
+        else:
+            emulator = EmulatorProcess()
+            port = emulator.start()
+            print(f"controller emulator on {port}")
     ros_args = ["--ros-args", "--params-file", str(params)]
     if args.quiet:
         ros_args += ["--log-level", "warn"]
@@ -144,6 +152,8 @@ def run(args: RunOptions) -> SimRunReport | None:
         nodes.remove(actuator)
         actuator.destroy_node()
         pulses = emulator.stop()
+        if args.controller == "firmware":
+            print(firmware_timing(emulator))
         report = build_sim_report(
             sim=camera.sim, t0_wall=camera.t0, wall_start=wall_start, camera_end=camera_end,
             pulses=pulses, geometry=tracker.stage.tracker.geometry,
@@ -163,3 +173,16 @@ def run(args: RunOptions) -> SimRunReport | None:
         rclpy.shutdown(context=context)
         if emulator is not None:
             emulator.stop()
+
+
+def firmware_timing(fw: Any) -> str:
+    """What the firmware's pins did against what was commanded, and how well simulation kept time."""
+    found, unanswered = fw.fire_errors_us()
+    errors = np.abs(np.array(found, float))
+    lag = f"{fw.lag_us / 1e3:.1f} ms" if fw.lag_us is not None else "n/a"
+    if not errors.size:
+        return f"firmware: no pulse at the pins; simulated time at most {lag} behind the wall clock"
+    return (f"firmware: {errors.size} commanded pulses opened their valves ({unanswered} commands refused or "
+            f"replaced); pin edge against the commanded controller time |us| p50 {np.percentile(errors, 50):.0f}, "
+            f"p99 {np.percentile(errors, 99):.0f}, max {errors.max():.0f}; simulated time at most {lag} behind "
+            "the wall clock")

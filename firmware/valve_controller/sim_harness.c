@@ -6,7 +6,8 @@
  * "PTY /dev/pts/N", so the actuator opens it like a serial port. The 74HC595 chain (eight banks of
  * 32 valves) is modelled here from the SPI bytes and the latch pin; every change of a bank's outputs
  * is a line "V <simulated us> <bank> <valves hex>", every change of the robot trigger port
- * "P <simulated us> <pins hex>". Simulated time follows the host clock: the firmware sleeps between
+ * "P <simulated us> <pins hex>", every byte the firmware receives "R <hex>" (so the commands can be
+ * matched with the pins). Simulated time follows the host clock: the firmware sleeps between
  * interrupts, simavr jumps over the sleep, and the harness waits until the wall clock catches up.
  * On SIGINT/SIGTERM it prints "LAG <worst lag of simulated behind wall time, us>" and exits.
  */
@@ -19,6 +20,7 @@
 
 #include <simavr/avr_ioport.h>
 #include <simavr/avr_spi.h>
+#include <simavr/avr_uart.h>
 #include <simavr/parts/uart_pty.h>
 #include <simavr/sim_avr.h>
 #include <simavr/sim_elf.h>
@@ -64,6 +66,11 @@ static void on_porta(struct avr_irq_t *irq, uint32_t value, void *param) {
     }
 }
 
+static void on_uart_in(struct avr_irq_t *irq, uint32_t value, void *param) {
+    (void)irq; (void)param;
+    printf("R %02x\n", value & 0xFF);     /* a byte the firmware receives from the host */
+}
+
 static void stop(int sig) { (void)sig; running = 0; }
 
 static uint64_t wall_us(void) {
@@ -100,6 +107,7 @@ int main(int argc, char **argv) {
     avr_irq_register_notify(avr_io_getirq(avr, AVR_IOCTL_IOPORT_GETIRQ('B'), LATCH_PIN), on_latch, NULL);
     avr_irq_register_notify(avr_io_getirq(avr, AVR_IOCTL_IOPORT_GETIRQ('A'), IOPORT_IRQ_PIN_ALL), on_porta,
                             NULL);
+    avr_irq_register_notify(avr_io_getirq(avr, AVR_IOCTL_UART_GETIRQ('0'), UART_IRQ_INPUT), on_uart_in, NULL);
     printf("PTY %s\n", pty.pty.slavename);
     fflush(stdout);
 

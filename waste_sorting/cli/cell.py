@@ -27,6 +27,9 @@ def add_run(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", type=Path, help="write the report as JSON here")
     p.add_argument("--quiet", action="store_true", help="less node logging")
     p.add_argument("--namespace", default="", help="ROS namespace of the cell's nodes and topics (two cells, one host)")
+    p.add_argument("--controller", choices=("emulator", "firmware"), default="emulator",
+                   help="with --sim: the Python controller emulator, or the reference firmware (ATmega2560) "
+                        "running in simavr (`make firmware`)")
     p.add_argument("--executor", choices=("per-node", "shared"), default="per-node",
                    help="a single-threaded executor per node (default), or one multi-threaded executor for all "
                         "four (the earlier arrangement, to measure against)")
@@ -130,12 +133,14 @@ def add_emulator(p: argparse.ArgumentParser) -> None:
     p.add_argument("--valves", type=int, default=32, help="valves per ejector bank")
     p.add_argument("--watchdog", type=float, default=0.5, help="seconds without heartbeat before all valves close")
     p.add_argument("--link", type=Path, help="also create this symlink to the pty (removed on exit)")
+    p.add_argument("--firmware", action="store_true",
+                   help="serve the reference firmware (ATmega2560) in simavr instead of the Python emulator")
 
 
 def run_emulator(args: argparse.Namespace) -> int:
     from waste_sorting.protocol.serve import serve
 
-    serve(args.ejectors, args.valves, args.watchdog, args.link)
+    serve(args.ejectors, args.valves, args.watchdog, args.link, args.firmware)
     return 0
 
 

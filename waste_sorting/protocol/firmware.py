@@ -18,6 +18,7 @@ from pathlib import Path
 
 from waste_sorting.errors import UsageError
 from waste_sorting.protocol.controller import Pulse
+from waste_sorting.protocol.frames import FIRE, FrameDecoder, MsgType
 
 PACKAGES = "gcc-avr avr-libc simavr libsimavr-dev libelf-dev"
 BANKS, VALVES = 8, 32  # the firmware's valve banks (firmware/valve_controller/valve_controller.c)
@@ -79,6 +80,15 @@ def pulses_from_edges(edges: list[tuple[int, int, int]], t0_wall: float) -> list
     return out
 
 
+def _ahead_of_the_cell() -> None:
+    """A real controller has a CPU of its own: the simulation goes ahead of the cell's processes where
+    the host allows it (root), so that simulated time keeps up with the wall clock."""
+    try:
+        os.nice(-10)
+    except OSError:
+        pass
+
+
 class FirmwareController:
     """The firmware in simavr on a pseudo-terminal, in step with the wall clock."""
 
@@ -86,6 +96,7 @@ class FirmwareController:
         self.elf, self.harness = build()
         self._proc: subprocess.Popen[str] | None = None
         self._edges: list[tuple[int, int, int]] = []
+        self._received = bytearray()  # every byte the firmware received: its commands
         self._lock = threading.Lock()
         self.t0_wall = 0.0
         self.lag_us: int | None = None   # worst lag of simulated behind wall time, after stop()
@@ -93,7 +104,7 @@ class FirmwareController:
 
     def start(self) -> str:
         self._proc = subprocess.Popen([str(self.harness), str(self.elf)], stdout=subprocess.PIPE,
-                                      stderr=subprocess.DEVNULL, text=True, bufsize=1)
+                                      stderr=subprocess.DEVNULL, text=True, bufsize=1, preexec_fn=_ahead_of_the_cell)
         assert self._proc.stdout is not None
         for line in self._proc.stdout:
             if line.startswith("PTY "):
@@ -112,6 +123,9 @@ class FirmwareController:
             if parts and parts[0] == "V" and len(parts) == 4:
                 with self._lock:
                     self._edges.append((int(parts[1]), int(parts[2]), int(parts[3], 16)))
+            elif parts and parts[0] == "R" and len(parts) == 2:
+                with self._lock:
+                    self._received.append(int(parts[1], 16))
             elif parts and parts[0] == "LAG":
                 self.lag_us = int(parts[1])
 
@@ -119,6 +133,38 @@ class FirmwareController:
         with self._lock:
             edges = list(self._edges)
         return pulses_from_edges(edges, self.t0_wall)
+
+    def commands(self) -> list[tuple[int, int, int, int, int]]:
+        """Every FIRE the firmware received, once per sequence number: (seq, at_us, ejector, first, count)."""
+        with self._lock:
+            frames = FrameDecoder().feed(bytes(self._received))
+        out: dict[int, tuple[int, int, int, int, int]] = {}
+        for f in frames:
+            if f.type == MsgType.FIRE:
+                ejector, first, count, at, _, _ = FIRE.unpack(f.payload)
+                out.setdefault(f.seq, (f.seq, at, ejector, first, count))
+        return list(out.values())
+
+    def fire_errors_us(self, window_us: int = 50_000) -> tuple[list[int], int]:
+        """(for each FIRE whose valves opened, the pin edge minus the controller time it asked for, in us;
+        how many FIREs no valve answered: refused, or replaced by an amendment before their time)."""
+        with self._lock:
+            edges = list(self._edges)
+        state = [0] * BANKS
+        rises: list[tuple[int, int, int]] = []  # (us, bank, valves that opened)
+        for us, bank, word in edges:
+            if word & ~state[bank]:
+                rises.append((us, bank, word & ~state[bank]))
+            state[bank] = word
+        errors, unanswered = [], 0
+        for _, at, ejector, first, count in self.commands():
+            mask = ((1 << count) - 1) << first
+            near = [us - at for us, bank, up in rises if bank == ejector and up & mask and abs(us - at) < window_us]
+            if near:
+                errors.append(min(near, key=abs))
+            else:
+                unanswered += 1
+        return errors, unanswered
 
     def outputs(self) -> list[int]:
         """Each bank's valves now (bit v: valve v open)."""

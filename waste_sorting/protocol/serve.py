@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from waste_sorting.errors import UsageError
 from waste_sorting.protocol.emulator import ControllerEmulator, Pulse
@@ -26,36 +28,47 @@ STOP_GRACE_S = 1.0
 
 
 class _PulsePrinter:
-    """Prints each new pulse and each change of the armed state."""
+    """Prints each new pulse and each change of the armed state (where the controller tells it)."""
 
-    def __init__(self, emu: ControllerEmulator) -> None:
-        self.emu, self.seen, self.armed = emu, 0, emu.core.armed
+    def __init__(self, pulses: Callable[[], list[Pulse]], armed: Callable[[], bool] | None) -> None:
+        self.pulses, self.armed_now = pulses, armed
+        self.seen, self.armed = 0, armed() if armed else None
 
     def poll(self) -> None:
-        pulses = self.emu.pulses_snapshot()
+        pulses = self.pulses()
         for p in pulses[self.seen:]:
             print(describe(p), flush=True)
         self.seen = len(pulses)
-        if self.emu.core.armed != self.armed:
-            self.armed = self.emu.core.armed
+        if self.armed_now is not None and self.armed_now() != self.armed:
+            self.armed = self.armed_now()
             print("armed" if self.armed else "disarmed: every valve closed, pending pulses dropped", flush=True)
 
 
-def serve(ejectors: int, valves: int, watchdog_s: float, link: Path | None) -> None:
-    """Serve until SIGINT or SIGTERM; the link, if any, exists exactly while the emulator does."""
+def serve(ejectors: int, valves: int, watchdog_s: float, link: Path | None, firmware: bool = False) -> None:
+    """Serve until SIGINT or SIGTERM; the link, if any, exists exactly while the controller does.
+    ``firmware``: the reference firmware in simavr instead of the Python emulator."""
     if link is not None and link.exists() and not link.is_symlink():
         raise UsageError(f"--link {link}: a file that is not a link is there; name another path")
     install_stop_handlers()
-    emu = ControllerEmulator(ejectors=ejectors, valves_per_ejector=valves, watchdog_s=watchdog_s)
-    port = emu.start()
-    print(f"controller emulator listening on {port}", flush=True)
+    emu: Any
+    if firmware:
+        from waste_sorting.protocol.firmware import FirmwareController
+
+        emu = FirmwareController()
+        port = emu.start()
+        printer = _PulsePrinter(emu.pulses, None)
+        print(f"valve controller firmware (simavr) listening on {port}", flush=True)
+    else:
+        emu = ControllerEmulator(ejectors=ejectors, valves_per_ejector=valves, watchdog_s=watchdog_s)
+        port = emu.start()
+        printer = _PulsePrinter(emu.pulses_snapshot, lambda: emu.core.armed)
+        print(f"controller emulator listening on {port}", flush=True)
     try:
         if link is not None:
             tmp = link.with_name(f".{link.name}.{os.getpid()}")
             os.symlink(port, tmp)
             os.replace(tmp, link)  # atomic: an actuator never opens a half-made link
             print(f"linked {link} -> {port}", flush=True)
-        printer = _PulsePrinter(emu)
         try:
             while True:
                 time.sleep(0.05)
