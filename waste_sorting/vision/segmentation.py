@@ -51,6 +51,8 @@ class SegmentationConfig:
 
 
 EXPOSURE_STEADY = 0.04  # a frame whose exposure moved less than this (relative, per channel) is steady
+THRESHOLD_EVERY = 15    # frames between remakes of the per-pixel threshold from the belt's light
+STAIN_SAMPLE = 3         # every 3rd pixel of a region past the threshold tells a stain from an item
 SOLID_SHARE = 0.25      # a region with fewer of its pixels unlike a shade than this is a stain, not an item
 
 
@@ -109,6 +111,7 @@ class BeltSegmenter:
         self._steady = 0                        # consecutive frames of steady exposure while settling
         self._last_means: np.ndarray | None = None
         self._busy: np.ndarray | None = None    # tiles an item covered in the last frame
+        self._thr: tuple[np.ndarray, np.ndarray] | None = None  # per-pixel threshold, half threshold
         self.gain = np.ones(3, np.float32)      # this frame's exposure against the model, per channel
         self.frames = 0
         self.settled_after: int | None = None   # frames it took to settle
@@ -120,7 +123,13 @@ class BeltSegmenter:
 
     def _tile_shape(self, small: np.ndarray) -> tuple[int, int]:
         t = max(self.cfg.tile_px, 2)
-        return max(1, round(small.shape[1] / t)), max(1, round(small.shape[0] / t))  # (cols, rows)
+        return max(1, small.shape[1] // t), max(1, small.shape[0] // t)  # (cols, rows)
+
+    def _tile_means(self, image: np.ndarray, cols: int, rows: int) -> np.ndarray:
+        """Mean per tile: the whole tiles only, so the reduction is by a whole factor (OpenCV's fast path)."""
+        t = max(self.cfg.tile_px, 2)
+        whole = image[: rows * t, : cols * t] if image.shape[0] >= rows * t and image.shape[1] >= cols * t else image
+        return cv2.resize(whole, (cols, rows), interpolation=cv2.INTER_AREA)
 
     def foreground(self, frame_bgr: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(small frame, uint8 mask at the downscaled resolution); the mask is empty until settled."""
@@ -131,7 +140,7 @@ class BeltSegmenter:
             frame_bgr, (frame_bgr.shape[1] // d, frame_bgr.shape[0] // d), interpolation=cv2.INTER_AREA)
         self.frames += 1
         cols, rows = self._tile_shape(small)
-        means = cv2.resize(small, (cols, rows), interpolation=cv2.INTER_AREA).astype(np.float32)
+        means = self._tile_means(small, cols, rows).astype(np.float32)
         if self._tiles is not None and self._tiles.shape[:2] != (rows, cols):
             self.reset()  # another frame size: start again
             self.frames = 1
@@ -139,7 +148,9 @@ class BeltSegmenter:
             return small, np.zeros(small.shape[:2], np.uint8)
         assert self._tiles is not None
         self.gain = self._exposure(means)
-        expected = cv2.resize(self._tiles * self.gain, (small.shape[1], small.shape[0]),
+        size = (small.shape[1], small.shape[0])
+        # Everything per pixel is uint8, interpolated from the tile grid: cheap at any frame size.
+        expected = cv2.resize(np.clip(self._tiles * self.gain, 0, 255).astype(np.uint8), size,
                               interpolation=cv2.INTER_LINEAR)
         mask = self._items(small, expected)
         self._learn(means, mask)
@@ -172,7 +183,7 @@ class BeltSegmenter:
         clear = ratio.reshape(-1, 3) if self._busy is None or self._busy.all() else ratio[~self._busy]
         return np.median(clear, axis=0).astype(np.float32)
 
-    def _items(self, small: np.ndarray, expected: np.ndarray) -> np.ndarray:
+    def _items(self, small: np.ndarray, expected: np.ndarray) -> np.ndarray:  # expected: uint8 BGR
         """Regions far from the belt's colour that are not wholly a shade of it.
 
         A pixel further than ``threshold`` from the belt is an item candidate, and so is one further than
@@ -183,45 +194,56 @@ class BeltSegmenter:
         stay with the rest of it.
         """
         cfg = self.cfg
-        diff = cv2.absdiff(small, np.clip(expected, 0, 255).astype(np.uint8))
+        diff = cv2.absdiff(small, expected)
         dist = cv2.max(cv2.max(diff[..., 0], diff[..., 1]), diff[..., 2])
-        # Contrast follows the light: where the belt is lit less (falloff, vignetting) an item differs from it
-        # less, so the threshold is relative to the belt's brightness there against its mean.
-        grey = self._tiles.mean(axis=2)
-        level = cv2.resize(grey / max(float(grey.mean()), 1.0), (small.shape[1], small.shape[0]),
-                           interpolation=cv2.INTER_LINEAR)
-        thr = cfg.threshold * np.clip(level, 0.5, 1.5)
-        ys, xs = np.nonzero(dist > 0.5 * thr)
-        mask = np.zeros(dist.shape, np.uint8)
-        if not len(ys):
+        thr, half = self._thresholds(small.shape)
+        mask = cv2.compare(dist, thr, cv2.CMP_GT)               # past the threshold: 255
+        low = cv2.compare(dist, half, cv2.CMP_GT)
+        dim = cv2.findNonZero(cv2.subtract(low, mask))          # past half of it only
+        if dim is not None:                                     # join where unlike the belt's colour
+            xs, ys = dim.reshape(-1, 2).T
+            alpha, chroma = _shade(small[ys, xs], expected[ys, xs])
+            unlike = (chroma > cfg.shade_chroma) | (alpha < cfg.shade_min)  # or darker than any stain
+            mask[ys[unlike], xs[unlike]] = 255
+        strong = cv2.findNonZero(mask)
+        if strong is None:
             return mask
-        px = small[ys, xs].astype(np.float32)
-        e = expected[ys, xs]
-        ee = np.maximum((e * e).sum(axis=1), 1.0)
-        alpha = (px * e).sum(axis=1) / ee                   # brightness ratio against the belt
-        chroma = np.sqrt(((px - alpha[:, None] * e) ** 2).sum(axis=1) / ee)  # relative colour change
-        shade = (alpha >= cfg.shade_min) & (alpha < 1.0) & (chroma <= cfg.shade_chroma)
-        high = dist[ys, xs] > thr[ys, xs]
-        unlike = (chroma > cfg.shade_chroma) | (alpha < cfg.shade_min)  # not the belt's colour, or darker than a stain
-        keep = high | unlike
-        mask[ys[keep], xs[keep]] = 255
         mask = cv2.morphologyEx(mask, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (7, 7)))
         mask = cv2.morphologyEx(mask, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (3, 3)))
+        # Which regions are stains: measured on a sample of their pixels past the threshold.
+        xs, ys = strong.reshape(-1, 2)[::STAIN_SAMPLE].T
+        high = dist[ys, xs] > thr[ys, xs]
+        xs, ys = xs[high], ys[high]
+        alpha, chroma = _shade(small[ys, xs], expected[ys, xs])
+        shade = (alpha >= cfg.shade_min) & (alpha < 1.0) & (chroma <= cfg.shade_chroma)
         n, labels = cv2.connectedComponents(mask, connectivity=8)
         region = labels[ys, xs]
-        high_n = np.bincount(region, weights=high, minlength=n)
-        solid_n = np.bincount(region, weights=high & ~shade, minlength=n)
+        high_n = np.bincount(region, minlength=n)
+        solid_n = np.bincount(region, weights=~shade, minlength=n)
         stain = (solid_n < SOLID_SHARE * high_n) | (high_n == 0)  # shade only, or nothing past the threshold
         stain[0] = False
         if stain.any():
             mask[stain[labels]] = 0
         return mask
 
+    def _thresholds(self, shape: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
+        """Per-pixel threshold and half threshold (uint8). Contrast follows the light: where the belt is lit
+        less (falloff, vignetting) an item differs from it less, so the threshold is relative to the belt's
+        brightness there against its mean. The light changes slowly: made again every THRESHOLD_EVERY frames."""
+        assert self._tiles is not None
+        if self._thr is None or self._thr[0].shape != shape[:2] or self.frames % THRESHOLD_EVERY == 0:
+            grey = self._tiles.mean(axis=2)
+            level = np.clip(grey / max(float(grey.mean()), 1.0), 0.5, 1.5) * self.cfg.threshold
+            size = (shape[1], shape[0])
+            self._thr = tuple(cv2.resize(np.clip(level * f, 0, 255).astype(np.uint8), size,  # type: ignore[assignment]
+                                         interpolation=cv2.INTER_LINEAR) for f in (1.0, 0.5))
+        return self._thr  # type: ignore[return-value]
+
     def _learn(self, means: np.ndarray, mask: np.ndarray) -> None:
         """Move the tiles no item touches towards this frame's belt, at the model's exposure."""
         assert self._tiles is not None
         rows, cols = self._tiles.shape[:2]
-        covered = cv2.resize(mask, (cols, rows), interpolation=cv2.INTER_AREA) > 0
+        covered = self._tile_means(mask, cols, rows) > 0
         busy = cv2.dilate(covered.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0  # and their neighbours
         self._busy = busy
         free = ~busy
@@ -293,6 +315,16 @@ class BeltSegmenter:
         edge = x <= 1 or y <= 1 or x + bw >= w - 1 or y + bh >= h - 1
         return Blob(x * d, y * d, (x + bw) * d, (y + bh) * d, (cx + 0.5) * d, (cy + 0.5) * d,
                     float(m["m00"]) * d * d, edge, (contour.reshape(-1, 2) * d).astype(np.int32))
+
+
+def _shade(px: np.ndarray, belt: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Brightness ratio and relative chromaticity change of pixels against the belt's colour there
+    (Horprasert et al.): a stain or a shadow changes the first and keeps the second small."""
+    px, e = px.astype(np.float32), belt.astype(np.float32)
+    ee = np.maximum((e * e).sum(axis=1), 1.0)
+    alpha = (px * e).sum(axis=1) / ee
+    chroma = np.sqrt(((px - alpha[:, None] * e) ** 2).sum(axis=1) / ee)
+    return alpha, chroma
 
 
 def _robust_tiles(means: np.ndarray, tolerance: float) -> np.ndarray:
