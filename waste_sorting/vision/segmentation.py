@@ -187,9 +187,9 @@ class BeltSegmenter:
         """Regions far from the belt's colour that are not wholly a shade of it.
 
         A pixel further than ``threshold`` from the belt is an item candidate, and so is one further than
-        half of it whose colour is not the belt's (or that is darker than any stain), where it joins a
-        candidate: an item's dim parts join its bright ones, while noise, dust and compression halos, which
-        keep the belt's colour, do not. A stain is shade through
+        half of it that is darker than the belt and of another colour (or darker than any stain), where it
+        joins a candidate: an item's dim parts join its bright ones, while noise, dust, compression halos and
+        the pale fringe of a cut-out do not. A stain is shade through
         and through, so a region with too few pixels unlike a shade is dropped; an item's dark grey parts
         stay with the rest of it.
         """
@@ -203,7 +203,8 @@ class BeltSegmenter:
         if dim is not None:                                     # join where unlike the belt's colour
             xs, ys = dim.reshape(-1, 2).T
             alpha, chroma = _shade(small[ys, xs], expected[ys, xs])
-            unlike = (chroma > cfg.shade_chroma) | (alpha < cfg.shade_min)  # or darker than any stain
+            # Darker than the belt and of another colour, or darker than any stain: an item's dim part.
+            unlike = ((chroma > cfg.shade_chroma) | (alpha < cfg.shade_min)) & (alpha < 1.0)
             mask[ys[unlike], xs[unlike]] = 255
         strong = cv2.findNonZero(mask)
         if strong is None:
