@@ -62,7 +62,7 @@ class EjectorFit:
     position_correction_m: float     # add to every ejector_x
     separated: bool                  # False: one speed only, all attributed to latency
     residual_ms: float
-    pulses: int
+    pulses: int                      # pulses the fit used (outliers of more than 3 robust sigmas left out)
     speed_range: tuple[float, float]
 
 
@@ -73,9 +73,16 @@ def fit_ejector_timing(timing_error_ms: np.ndarray, speeds: np.ndarray, min_spee
         raise ValueError("need at least three pulses that hit an item")
     if np.ptp(v) >= min_speed_spread:
         a = np.stack([np.ones_like(v), 1.0 / v], axis=1)
-        (c0, c1), *_ = np.linalg.lstsq(a, err, rcond=None)
-        resid = err - a @ np.array([c0, c1])
-        return EjectorFit(float(-c0), float(c1), True, float(np.sqrt(np.mean(resid**2)) * 1e3), err.size,
-                          (float(v.min()), float(v.max())))
+        keep = np.ones(err.size, bool)
+        for _ in range(3):  # a pulse aimed by an odd silhouette is an outlier, not evidence: refit without
+            (c0, c1), *_ = np.linalg.lstsq(a[keep], err[keep], rcond=None)
+            resid = err - a @ np.array([c0, c1])
+            scale = 1.4826 * float(np.median(np.abs(resid[keep] - np.median(resid[keep]))))
+            inliers = np.abs(resid) <= max(3.0 * scale, 0.001)
+            if inliers.sum() < 3 or (inliers == keep).all():
+                break
+            keep = inliers
+        return EjectorFit(float(-c0), float(c1), True, float(np.sqrt(np.mean(resid[keep] ** 2)) * 1e3),
+                          int(keep.sum()), (float(v.min()), float(v.max())))
     med = float(np.median(err))
     return EjectorFit(-med, 0.0, False, float(np.std(err) * 1e3), err.size, (float(v.min()), float(v.max())))
