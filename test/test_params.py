@@ -129,3 +129,18 @@ def test_the_readme_lists_every_command(repo):
     readme = (repo / "README.md").read_text()
     missing = [c for c in COMMANDS if f"| `{c}" not in readme and f", `{c}`" not in readme]
     assert not missing, f"README's command table lacks {missing}"
+
+
+def test_every_package_names_its_public_api():
+    import importlib
+    import pkgutil
+
+    import waste_sorting
+
+    for info in pkgutil.iter_modules(waste_sorting.__path__):
+        if not info.ispkg:
+            continue
+        pkg = importlib.import_module(f"waste_sorting.{info.name}")
+        assert getattr(pkg, "__all__", None), f"waste_sorting.{info.name} has no __all__"
+        for name in pkg.__all__:
+            assert getattr(pkg, name) is not None, f"waste_sorting.{info.name}.{name}"

@@ -10,6 +10,8 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
+__all__ = ["COMMANDS", "build_parser", "main"]
+
 
 def _lazy(ref: str) -> Callable[..., Any]:
     """``family:function`` of this package, imported only when called (one command's imports, not all)."""
