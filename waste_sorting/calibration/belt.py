@@ -38,7 +38,7 @@ def learn_belt(frames: Iterable[np.ndarray], cfg: SegmentationConfig) -> BeltCal
         n += 1
         size = (frame.shape[1], frame.shape[0])
         found = seg.segment(frame)
-        if seg.settled and seg.settled_after is not None and n > seg.settled_after:
+        if seg.settled_after is not None and n > seg.settled_after:
             _, mask = seg.last_mask
             item_px += int(np.count_nonzero(mask))
             checked_px += mask.size

@@ -53,12 +53,11 @@ class DetectStage:
     def __init__(self, detector: ItemDetector, values: Values) -> None:
         self.detector = detector
         self.stats = DetectStats()
-        self.expected_size: tuple[int, int] = (0, 0)
         self.last_stamp: float | None = None
         self.period: float | None = None  # camera frame period, learnt from the stamps
         self.latencies: deque[float] = deque(maxlen=200)  # recent frames' processing times, s
         self.settled_news: str | None = None  # said once, when the belt model settles
-        self.configure(values)
+        self.expected_size = _frame_size(values)  # the detector was built from ``values`` already
 
     def configure(self, values: Values) -> None:
         """New classifier parameter values (checked whole before anything changes)."""
@@ -66,7 +65,7 @@ class DetectStage:
         self.detector.homography = homography
         self.detector.segmenter.cfg = seg
         self.detector.configure(det)
-        self.expected_size = (int(values["expected_size"][0]), int(values["expected_size"][1]))
+        self.expected_size = _frame_size(values)
 
     def process(self, msg: Any, keep_crops: bool = False) -> Detected | Rejected:
         """One Image or CompressedImage message, rclpy's or a bag's."""
@@ -116,6 +115,10 @@ class DetectStage:
     def _reject(self, reason: str) -> Rejected:
         self.stats.rejected += 1
         return Rejected(reason)
+
+
+def _frame_size(values: Values) -> tuple[int, int]:
+    return int(values["expected_size"][0]), int(values["expected_size"][1])
 
 
 def build_detect(values: Values, model: Path | None = None) -> DetectStage:

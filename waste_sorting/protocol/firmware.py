@@ -55,29 +55,40 @@ def build() -> tuple[Path, Path]:
     return src / "build" / "valve_controller.elf", src / "build" / "valve_controller_sim"
 
 
-def pulses_from_edges(edges: list[tuple[int, int, int]], t0_wall: float) -> list[Pulse]:
-    """Valve output changes (us, bank, valves) -> pulses: each run of valves that opened together and
-    closed together is one pulse, at its controller time."""
-    state = [0] * BANKS
-    opened: dict[tuple[int, int], int] = {}  # (bank, valve) -> us it opened
-    spans: dict[tuple[int, int, int], list[int]] = {}  # (bank, start, end) -> valves
-    for us, bank, word in edges:
+class ValvePulses:
+    """Valve output changes -> pulses, as they come: each run of valves that opened together and closed
+    together is one pulse, at its controller time."""
+
+    def __init__(self, t0_wall: float = 0.0) -> None:
+        self.t0_wall = t0_wall
+        self.state = [0] * BANKS
+        self.opened: dict[tuple[int, int], int] = {}  # (bank, valve) -> us it opened
+        self.pulses: list[Pulse] = []
+
+    def edge(self, us: int, bank: int, word: int) -> None:
+        closing: dict[int, list[int]] = {}  # start us -> valves of the bank closing now
         for v in range(VALVES):
-            was, now = state[bank] >> v & 1, word >> v & 1
+            was, now = self.state[bank] >> v & 1, word >> v & 1
             if now and not was:
-                opened[(bank, v)] = us
+                self.opened[(bank, v)] = us
             elif was and not now:
-                spans.setdefault((bank, opened.pop((bank, v)), us), []).append(v)
-        state[bank] = word
-    out = []
-    for (bank, start, end), valves in sorted(spans.items(), key=lambda kv: kv[0][1]):
-        valves.sort()
-        runs = [[valves[0]]]
-        for v in valves[1:]:
-            (runs[-1].append(v) if v == runs[-1][-1] + 1 else runs.append([v]))
-        for run in runs:
-            out.append(Pulse(0, bank, run[0], len(run), t0_wall + start / 1e6, start, (end - start) / 1e6))
-    return out
+                closing.setdefault(self.opened.pop((bank, v)), []).append(v)
+        self.state[bank] = word
+        for start, valves in sorted(closing.items()):
+            runs = [[valves[0]]]
+            for v in valves[1:]:
+                (runs[-1].append(v) if v == runs[-1][-1] + 1 else runs.append([v]))
+            for run in runs:
+                self.pulses.append(Pulse(0, bank, run[0], len(run), self.t0_wall + start / 1e6, start,
+                                         (us - start) / 1e6))
+
+
+def pulses_from_edges(edges: list[tuple[int, int, int]], t0_wall: float) -> list[Pulse]:
+    """The pulses of a whole record of valve changes (us, bank, valves), in the order they began."""
+    tracker = ValvePulses(t0_wall)
+    for edge in edges:
+        tracker.edge(*edge)
+    return sorted(tracker.pulses, key=lambda p: p.ctrl_time_us)
 
 
 def _ahead_of_the_cell() -> None:
@@ -96,6 +107,7 @@ class FirmwareController:
         self.elf, self.harness = build()
         self._proc: subprocess.Popen[str] | None = None
         self._edges: list[tuple[int, int, int]] = []
+        self._pulses = ValvePulses()  # kept as the edges come: a long serve never re-reads them all
         self._received = bytearray()  # every byte the firmware received: its commands
         self._lock = threading.Lock()
         self.t0_wall = 0.0
@@ -109,7 +121,7 @@ class FirmwareController:
         for line in self._proc.stdout:
             if line.startswith("PTY "):
                 self.port = line.split()[1]
-                self.t0_wall = time.time()
+                self.t0_wall = self._pulses.t0_wall = time.time()
                 break
         if not self.port:
             raise UsageError("the firmware simulator did not start (no pseudo-terminal)")
@@ -121,8 +133,10 @@ class FirmwareController:
         for line in self._proc.stdout:
             parts = line.split()
             if parts and parts[0] == "V" and len(parts) == 4:
+                edge = (int(parts[1]), int(parts[2]), int(parts[3], 16))
                 with self._lock:
-                    self._edges.append((int(parts[1]), int(parts[2]), int(parts[3], 16)))
+                    self._edges.append(edge)
+                    self._pulses.edge(*edge)
             elif parts and parts[0] == "R" and len(parts) == 2:
                 with self._lock:
                     self._received.append(int(parts[1], 16))
@@ -131,8 +145,7 @@ class FirmwareController:
 
     def pulses(self) -> list[Pulse]:
         with self._lock:
-            edges = list(self._edges)
-        return pulses_from_edges(edges, self.t0_wall)
+            return sorted(self._pulses.pulses, key=lambda p: p.ctrl_time_us)
 
     def commands(self) -> list[tuple[int, int, int, int, int]]:
         """Every FIRE the firmware received, once per sequence number: (seq, at_us, ejector, first, count)."""
@@ -168,11 +181,8 @@ class FirmwareController:
 
     def outputs(self) -> list[int]:
         """Each bank's valves now (bit v: valve v open)."""
-        state = [0] * BANKS
         with self._lock:
-            for _, bank, word in self._edges:
-                state[bank] = word
-        return state
+            return list(self._pulses.state)
 
     def stop(self) -> list[Pulse]:
         """Stop the simulation; every pulse the firmware's pins showed."""

@@ -128,8 +128,7 @@ class BeltSegmenter:
     def _tile_means(self, image: np.ndarray, cols: int, rows: int) -> np.ndarray:
         """Mean per tile: the whole tiles only, so the reduction is by a whole factor (OpenCV's fast path)."""
         t = max(self.cfg.tile_px, 2)
-        whole = image[: rows * t, : cols * t] if image.shape[0] >= rows * t and image.shape[1] >= cols * t else image
-        return cv2.resize(whole, (cols, rows), interpolation=cv2.INTER_AREA)
+        return cv2.resize(image[: rows * t, : cols * t], (cols, rows), interpolation=cv2.INTER_AREA)
 
     def foreground(self, frame_bgr: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(small frame, uint8 mask at the downscaled resolution); the mask is empty until settled."""
