@@ -1,8 +1,12 @@
-"""Bags this project did not write: written here with rosbags' own CDR serializer (not rclpy), holding a
-CompressedImage camera on a non-default topic and a /tf topic whose type is not installed."""
+"""Bags this project did not write, holding a CompressedImage camera on a non-default topic and a topic whose
+type is not installed: one written with rosbags' own CDR serializer, one a bare ``.mcap`` file written by
+Foxglove's ``mcap`` + ``mcap-ros2-support`` (another container writer and another CDR serializer), and one
+sqlite3 database written row by row as rosbag2 (Humble) writes it, with rclpy's serialization, in a folder
+that lost its metadata.yaml."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import cv2
@@ -57,6 +61,132 @@ def own_and_foreign(tmp_path_factory, demo_images) -> tuple[Path, Path]:
                     raw[m.topic] = w.add_connection(m.topic, m.msgtype, typestore=TS)
                 w.write(raw[m.topic], m.t_ns, m.data)
     return own, foreign
+
+
+CAMERA_TOPICS = ["/camera/image_raw", "/belt/encoder", "/sim/ground_truth"]
+
+
+def _jpeg_frames(own: Path) -> Iterator[tuple[int, int, bytes]]:
+    """(bag time, stamp, JPEG bytes) of each camera frame of ``own``."""
+    for m in bagio.read(own, ["/camera/image_raw"]):
+        img = m.decode()
+        bgr = np.frombuffer(img.data, np.uint8).reshape(img.height, img.width, 3)
+        ok, jpeg = cv2.imencode(".jpg", bgr, [cv2.IMWRITE_JPEG_QUALITY, 95])
+        assert ok
+        yield m.t_ns, img.header.stamp.sec * 10**9 + img.header.stamp.nanosec, jpeg.tobytes()
+
+
+def _as_dict(v: object) -> object:
+    """A rosbags message as the plain dict mcap-ros2-support serializes."""
+    if hasattr(v, "__dataclass_fields__"):
+        return {k: _as_dict(getattr(v, k)) for k in v.__dataclass_fields__ if k != "__msgtype__"}
+    if isinstance(v, np.ndarray):
+        return v.tobytes() if v.dtype == np.uint8 else v.tolist()
+    if isinstance(v, list):
+        return [_as_dict(x) for x in v]
+    return v
+
+
+@pytest.fixture(scope="module")
+def mcap_file(own_and_foreign) -> Path:
+    """A bare .mcap (no metadata.yaml) from Foxglove's writer: what most tools outside rosbag2 leave."""
+    from mcap_ros2.writer import Writer as McapWriter
+
+    own, _ = own_and_foreign
+    path = own.parent / "foxglove.mcap"
+    schemas = {}
+    with path.open("wb") as f:
+        w = McapWriter(f)
+        for name in ("sensor_msgs/msg/CompressedImage", "tf2_msgs/msg/TFMessage", "sensor_msgs/msg/JointState",
+                     "sensor_msgs/msg/PointCloud2"):
+            schemas[name] = w.register_msgdef(name, TS.generate_msgdef(name, ros_version=2)[0])
+        frames = {t: (stamp, jpeg) for t, stamp, jpeg in _jpeg_frames(own)}
+        for m in bagio.read(own, CAMERA_TOPICS):
+            if m.topic == "/camera/image_raw":
+                stamp, jpeg = frames[m.t_ns]
+                w.write_message("/cam0/image_raw", schemas["sensor_msgs/msg/CompressedImage"],
+                                {"header": _as_dict(_header(stamp, "cam0")), "format": "jpeg", "data": jpeg},
+                                log_time=m.t_ns)
+                w.write_message("/tf", schemas["tf2_msgs/msg/TFMessage"], {"transforms": []}, log_time=m.t_ns)
+            else:
+                w.write_message(m.topic, schemas[m.msgtype], _as_dict(m.decode()), log_time=m.t_ns)
+        w.finish()
+    return path
+
+
+@pytest.fixture(scope="module")
+def sqlite_folder(own_and_foreign) -> Path:
+    """rosbag2's sqlite3 layout (schema 3, as Humble writes it), rows inserted one by one, messages
+    serialized by rclpy, and no metadata.yaml (a recording whose metadata was lost)."""
+    import sqlite3
+
+    from rclpy.serialization import serialize_message
+    from sensor_msgs.msg import CompressedImage
+
+    own, _ = own_and_foreign
+    folder = own.parent / "humble_crashed"
+    folder.mkdir()
+    db = sqlite3.connect(folder / "humble_crashed_0.db3")
+    db.executescript("""
+        CREATE TABLE schema(schema_version INTEGER PRIMARY KEY, ros_distro TEXT NOT NULL);
+        INSERT INTO schema VALUES (3, 'humble');
+        CREATE TABLE metadata(id INTEGER PRIMARY KEY, metadata_version INTEGER NOT NULL, metadata TEXT NOT NULL);
+        CREATE TABLE topics(id INTEGER PRIMARY KEY, name TEXT NOT NULL, type TEXT NOT NULL,
+                            serialization_format TEXT NOT NULL, offered_qos_profiles TEXT NOT NULL);
+        CREATE TABLE messages(id INTEGER PRIMARY KEY, topic_id INTEGER NOT NULL, timestamp INTEGER NOT NULL,
+                              data BLOB NOT NULL);
+        CREATE INDEX timestamp_idx ON messages (timestamp ASC);
+    """)
+    ids: dict[str, int] = {}
+
+    def row(topic: str, msgtype: str, t_ns: int, data: bytes) -> None:
+        if topic not in ids:
+            ids[topic] = len(ids) + 1
+            db.execute("INSERT INTO topics VALUES (?, ?, ?, 'cdr', '')", (ids[topic], topic, msgtype))
+        db.execute("INSERT INTO messages (topic_id, timestamp, data) VALUES (?, ?, ?)", (ids[topic], t_ns, data))
+
+    frames = {t: (stamp, jpeg) for t, stamp, jpeg in _jpeg_frames(own)}
+    for m in bagio.read(own, CAMERA_TOPICS):
+        if m.topic == "/camera/image_raw":
+            stamp, jpeg = frames[m.t_ns]
+            msg = CompressedImage(format="jpeg", data=jpeg)
+            msg.header.stamp.sec, msg.header.stamp.nanosec = stamp // 10**9, stamp % 10**9
+            msg.header.frame_id = "cam0"
+            row("/usb_cam/image_raw/compressed", "sensor_msgs/msg/CompressedImage", m.t_ns, serialize_message(msg))
+            row("/acme/status", "acme_msgs/msg/Status", m.t_ns, b"\x00\x01\x00\x00\x02\x00\x00\x00ok\x00")
+        else:
+            row(m.topic, m.msgtype, m.t_ns, m.data)
+    db.commit()
+    db.close()
+    return folder
+
+
+@pytest.mark.parametrize("which", ["mcap_file", "sqlite_folder"])
+def test_bags_of_other_writers_are_scored_like_the_original(own_and_foreign, which, request, tmp_path):
+    import json
+
+    own, _ = own_and_foreign
+    bag = request.getfixturevalue(which)
+    topic = "/cam0/image_raw" if which == "mcap_file" else "/usb_cam/image_raw/compressed"
+    assert main(["evaluate", str(own), "--json", str(tmp_path / "own.json")]) == 0
+    assert main(["evaluate", str(bag), "--image-topic", topic, "--json", str(tmp_path / "b.json")]) == 0
+    a = json.loads((tmp_path / "own.json").read_text())
+    b = json.loads((tmp_path / "b.json").read_text())
+    assert b["frames"] == a["frames"] and b["rejected_frames"] == 0
+    assert b["items"] == a["items"] and b["detection_recall"] >= a["detection_recall"] - 0.1
+    assert abs(b["classification_accuracy"] - a["classification_accuracy"]) <= 0.25
+
+
+@pytest.mark.parametrize(("which", "unknown"), [("mcap_file", "/tf (tf2_msgs/msg/TFMessage)"),
+                                                ("sqlite_folder", "/acme/status (acme_msgs/msg/Status)")])
+def test_replay_plays_bags_of_other_writers(own_and_foreign, which, unknown, request, capsys):
+    from waste_sorting.bags.replay import replay
+
+    bag = request.getfixturevalue(which)
+    sent = replay(bag, rate=20.0, start_delay=0.0)
+    assert f"skipping {unknown}: message type not installed" in capsys.readouterr().out
+    own, _ = own_and_foreign
+    assert sent >= sum(1 for _ in bagio.read(own, CAMERA_TOPICS))
 
 
 def test_evaluate_scores_a_compressed_camera_on_another_topic_beside_an_unknown_type(own_and_foreign, capsys):

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from waste_sorting.bags.io import bag_name
 from waste_sorting.cell import Detected
 from waste_sorting.errors import BagError
 from waste_sorting.evaluation.offline import BagLog, bag_events, build_cell, cell_truth
@@ -76,7 +77,7 @@ def harvest_bag(bag: Path, params_file: Path, model: Path | None, topics: dict[s
     classes = cell.classes
     log = BagLog()
     items: dict[int, HarvestedItem] = {}
-    name = bag.name
+    name = bag_name(bag)
     bar = _progress(bag, progress)
     for event in bag_events(bag, cell.detect, log, keep_crops=True, **(topics or {})):
         if not isinstance(event, Detected):
@@ -112,7 +113,7 @@ def _progress(bag: Path, enabled: bool):  # noqa: ANN202 - a tqdm bar or None
         return None
     from tqdm import tqdm
 
-    return tqdm(desc=f"harvest {bag.name}", unit=" frames", file=sys.stderr, leave=False)
+    return tqdm(desc=f"harvest {bag_name(bag)}", unit=" frames", file=sys.stderr, leave=False)
 
 
 def usefulness_order(items: Sequence[HarvestedItem]) -> list[HarvestedItem]:
@@ -152,10 +153,10 @@ def pick_sightings(item: HarvestedItem, per_item: int) -> list[Sighting]:
 
 
 def check_bags(bags: Sequence[Path]) -> None:
-    names = [b.name for b in bags]
+    names = [bag_name(b) for b in bags]
     for b in bags:
         if not b.exists():
-            raise BagError(f"{b}: no such bag (give a rosbag2 folder)")
+            raise BagError(f"{b}: no such bag (give a rosbag2 folder, or a .mcap or .db3 file)")
     if len(set(names)) != len(names):
-        raise BagError(f"two bags share a folder name ({', '.join(names)}); an item is named after its bag, "
+        raise BagError(f"two bags share a name ({', '.join(names)}); an item is named after its bag, "
                        "so rename one")

@@ -103,20 +103,44 @@ class BagMessage:
         return deserialize_message(self.data, message_class(self.msgtype))
 
 
+STORAGE_SUFFIXES = (".mcap", ".db3")  # the storage files rosbags reads without a metadata.yaml
+
+
+def storage_path(path: Path) -> Path:
+    """What to open for ``path``: a rosbag2 folder, a bare ``.mcap``/``.db3`` file (what other writers
+    such as Foxglove's leave), or the one storage file of a folder that lost its metadata.yaml."""
+    path = Path(path)
+    if not path.exists():
+        raise BagError(f"{path}: no such bag (give the rosbag2 folder, or a .mcap or .db3 file)")
+    if path.is_file():
+        if path.suffix in STORAGE_SUFFIXES:
+            return path
+        raise BagError(f"{path}: a file, not a bag (a rosbag2 bag is a folder holding metadata.yaml and "
+                       "its storage files, or a single .mcap or .db3 file)")
+    if (path / "metadata.yaml").is_file():
+        return path
+    files = sorted(p for p in path.iterdir() if p.suffix in STORAGE_SUFFIXES)
+    if len(files) == 1:
+        return files[0]
+    what = "no storage file" if not files else f"{len(files)} storage files and no metadata.yaml to order them"
+    raise BagError(f"{path}: not a readable rosbag2 bag (no metadata.yaml, {what}; "
+                   "`ros2 bag reindex` rebuilds a lost metadata.yaml)")
+
+
+def bag_name(path: Path) -> str:
+    """A bag's name: its folder's, or a bare storage file's without the suffix."""
+    path = Path(path)
+    return path.stem if path.suffix in STORAGE_SUFFIXES and path.is_file() else path.name
+
+
 @contextmanager
 def open_bag(path: Path) -> Iterator[Reader]:
     """A rosbag2 reader, or a BagError that says what ``path`` is instead of a bag."""
     path = Path(path)
-    if not path.exists():
-        raise BagError(f"{path}: no such bag (give the rosbag2 folder, the one holding metadata.yaml)")
-    if path.is_file():
-        hint = "give its folder" if path.parent.joinpath("metadata.yaml").is_file() else \
-            "a rosbag2 bag is a folder holding metadata.yaml and its storage files"
-        raise BagError(f"{path}: a file, not a bag folder ({hint})")
     try:
-        reader = Reader(path)
+        reader = Reader(storage_path(path))
         reader.open()
-    except (ReaderError, OSError, ValueError, KeyError) as exc:
+    except (ReaderError, OSError, ValueError, KeyError, IndexError) as exc:
         why = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise BagError(f"{path}: not a readable rosbag2 bag ({why})") from None
     try:

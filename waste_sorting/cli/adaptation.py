@@ -20,7 +20,8 @@ LABELS = ("predicted", "truth")
 
 
 def add_harvest(p: argparse.ArgumentParser) -> None:
-    p.add_argument("bags", type=Path, nargs="+", metavar="BAG", help="rosbag2 folders of the line")
+    p.add_argument("bags", type=Path, nargs="+", metavar="BAG",
+                   help="bags of the line (rosbag2 folders, or .mcap/.db3 files)")
     p.add_argument("--out", type=Path, required=True, help="labelled-crops folder (created, or added to)")
     p.add_argument("--labels", choices=LABELS, default="predicted",
                    help="predicted: file crops by the model's class for a person to correct (least certain "
@@ -131,7 +132,8 @@ def add_calibrate(p: argparse.ArgumentParser) -> None:
     e.add_argument("--plant-ejector-offset", type=float, default=0.0, help="(simulation) true minus configured x")
     b = sub.add_parser("belt", help="the empty running belt's model (light, colour cast, stains), from a bag or "
                                     "the live camera; the classifier loads it at start (belt_model)")
-    b.add_argument("source", help="bag folder of the empty running belt, or `live` for the camera's topic")
+    b.add_argument("source",
+                   help="bag (folder or .mcap/.db3) of the empty running belt, or `live` for the camera's topic")
     b.add_argument("--seconds", type=positive_float, default=10.0, help="seconds of belt to learn from")
     b.add_argument("--out", type=Path, required=True, help="belt model to write (.npz)")
     b.add_argument("--params", type=Path, default=None, help="params file (default: the shipped one)")

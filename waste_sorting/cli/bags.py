@@ -77,7 +77,7 @@ def run_sim(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def add_replay(p: argparse.ArgumentParser) -> None:
-    p.add_argument("bag", type=Path)
+    p.add_argument("bag", type=Path, help="rosbag2 folder, or a bare .mcap or .db3 file")
     p.add_argument("--rate", type=positive_float, default=1.0, help="playback speed factor")
     p.add_argument("--loop", action="store_true", help="play again and again")
     p.add_argument("--topics", nargs="*", help="only these topics")
@@ -130,7 +130,7 @@ def run_record(args: argparse.Namespace) -> int:
 
 
 def add_evaluate(p: argparse.ArgumentParser) -> None:
-    p.add_argument("bag", type=Path, help="rosbag2 folder (MCAP or sqlite3)")
+    p.add_argument("bag", type=Path, help="rosbag2 folder (MCAP or sqlite3), or a bare .mcap or .db3 file")
     p.add_argument("--params", type=Path, default=None, help="params file (default: config/sorting_cell.yaml)")
     p.add_argument("--model", type=Path, default=None, help="ONNX model (default: the params file's)")
     p.add_argument("--json", type=Path, help="write the scores as JSON")
