@@ -6,14 +6,20 @@ of the original training images (rehearsal), so the model learns the line
 without forgetting the rest. A fifth of the labelled *items* (all crops of an
 item together) is held back and scored before and after, through the same
 ONNX Runtime path the cell runs.
+
+With ``teacher`` (an ImageNet EfficientNet-Lite), that network is fine-tuned
+on the same batches first and the student then learns from its full
+distribution on the very view it sees (Beyer et al.'s consistent teaching)
+as well as from the labels: with a few hundred labelled items the teacher's
+ImageNet features generalise further than the student's TrashNet ones.
 """
 
 from __future__ import annotations
 
 import math
-import sys
 import time
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,6 +34,9 @@ from waste_sorting.errors import DataError, UsageError
 from waste_sorting.inference.classifier import ImageClassifier
 from waste_sorting.inference.metadata import ModelMetadata, file_sha256
 from waste_sorting.inference.preprocess import normalize_batch
+from waste_sorting.model.registry import TEACHER_ARCHS
+from waste_sorting.model.teacher import OnnxTeacher
+from waste_sorting.progress import Progress
 
 
 @dataclass
@@ -41,6 +50,11 @@ class AdaptConfig:
     bf16: bool = True            # bf16 autocast (train-ab: 1.7x on this CPU's AVX512-BF16)
     seed: int = 0
     threads: int = 0
+    teacher: str | None = None   # an ImageNet EfficientNet-Lite (registry.TEACHER_ARCHS) to distil from
+    teacher_epochs: int = 8
+    teacher_lr: float = 1e-3
+    kd_alpha: float = 0.3        # weight of the labels against the teacher in the student's loss
+    kd_temperature: float = 2.0
 
 
 def split_items(crops: list[LabelledCrop], fraction: float, seed: int) -> tuple[list[LabelledCrop], list[LabelledCrop]]:
@@ -132,6 +146,8 @@ def adapt(data: Path, base: Path, out: Path, rehearse: Path | None = None, cfg: 
         raise UsageError(f"--out {out}: give a file name ending in .onnx")
     if out.resolve() == base.resolve():
         raise UsageError(f"--out {out} is the base model; write the adapted model to a new file")
+    if cfg.teacher is not None and cfg.teacher not in TEACHER_ARCHS:
+        raise UsageError(f"--teacher {cfg.teacher}: not a teacher; choose one of {', '.join(TEACHER_ARCHS)}")
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     torch.manual_seed(cfg.seed)
@@ -148,59 +164,31 @@ def adapt(data: Path, base: Path, out: Path, rehearse: Path | None = None, cfg: 
           + (f"; skipped {', '.join(f'{k}/ ({v})' for k, v in skipped.items())}" if skipped else ""), flush=True)
     before = _score(ImageClassifier(base, "onnxruntime"), x_held, held)
 
+    rehearsal = _Rehearsal(rehearse, meta.classes, size, meta, cfg.seed) if rehearse else None
+    batches = _Batches(x_train, y_train, rehearsal, cfg, meta)
+    t0 = time.perf_counter()
+    teacher_report = None
+    teacher = None
+    if cfg.teacher:
+        teacher_net, teacher_report = _fine_tune_teacher(batches, meta, cfg, x_held, held, quiet)
+        teacher = OnnxTeacher(teacher_net, size, cfg.threads)
     calib = torch.from_numpy(normalize_batch(x_train[:256], meta.mean, meta.std))
     net, _ = network_from_onnx(base, calibration=calib)
-    net = net.to(memory_format=torch.channels_last)
-    rehearsal = _Rehearsal(rehearse, meta.classes, size, meta, cfg.seed) if rehearse else None
-    n_line = cfg.batch_size - (int(cfg.batch_size * cfg.rehearse_share) if rehearsal else 0)
-    steps_per_epoch = max(1, math.ceil(len(train) / n_line))
-    total = steps_per_epoch * cfg.epochs
-    opt = torch.optim.AdamW(net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 0.5 * (1 + math.cos(math.pi * min(1.0, s / total))))
-    rng = np.random.default_rng(cfg.seed)
-    history = []
-    t0 = time.perf_counter()
-    for epoch in range(cfg.epochs):
-        net.train()
-        order = rng.permutation(len(train))
-        losses = []
-        bar = _bar(steps_per_epoch, f"epoch {epoch + 1}/{cfg.epochs}", quiet)
-        for step in range(steps_per_epoch):
-            idx = order[step * n_line:(step + 1) * n_line]
-            if len(idx) == 0:
-                idx = rng.integers(len(train), size=n_line)
-            x = torch.from_numpy(normalize_batch(augment(x_train[idx], rng), meta.mean, meta.std))
-            y = torch.from_numpy(y_train[idx])
-            if rehearsal is not None:
-                xr, yr = rehearsal.batch(cfg.batch_size - n_line)
-                x, y = torch.cat([x, xr]), torch.cat([y, yr])
-            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=cfg.bf16):
-                logits = net(x.contiguous(memory_format=torch.channels_last))
-            loss = F.cross_entropy(logits.float(), y, label_smoothing=0.1)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            sched.step()
-            losses.append(float(loss.detach()))
-            if bar is not None:
-                bar.set_postfix(loss=f"{np.mean(losses):.3f}")
-                bar.update(1)
-        if bar is not None:
-            bar.close()
-        history.append({"epoch": epoch + 1, "train_loss": float(np.mean(losses))})
-        print(f"epoch {epoch + 1}/{cfg.epochs}: loss {np.mean(losses):.3f} ({time.perf_counter() - t0:.0f} s)",
-              flush=True)
+    history = _fine_tune(net, batches, cfg.epochs, cfg.lr, cfg, "", quiet, teacher)
     provenance = {
         "adapted_from": str(base), "base_sha256": file_sha256(base), "data": str(data),
         "bags": _bags_of(data), "labelled_items": len({c.item_key for c in crops}), "labelled_crops": len(crops),
         "per_class": dict(counts), "rehearse": str(rehearse) if rehearse else None, "epochs": cfg.epochs,
-        "lr": cfg.lr, "bf16": cfg.bf16, "base_training": meta.training}
+        "lr": cfg.lr, "bf16": cfg.bf16, "base_training": meta.training,
+        "teacher": {"arch": cfg.teacher, "epochs": cfg.teacher_epochs, "kd_alpha": cfg.kd_alpha,
+                    "kd_temperature": cfg.kd_temperature} if cfg.teacher else None}
     new_meta = ModelMetadata(classes=meta.classes, input_size=size, mean=meta.mean, std=meta.std,
                              architecture=meta.architecture, training=provenance, accuracy=dict(meta.accuracy))
     export_network(net, new_meta, out)
     after = _score(ImageClassifier(out, "onnxruntime"), x_held, held)
     report = {"model": str(out), "held_back_items": len({c.item_key for c in held}), "held_back_crops": len(held),
-              "before": before, "after": after, "history": history, "seconds": time.perf_counter() - t0,
+              "before": before, "after": after, "teacher": teacher_report, "history": history,
+              "seconds": time.perf_counter() - t0,
               "provenance": provenance}
     new_meta.accuracy.update({"adapt_holdout_items": report["held_back_items"],
                               "adapt_holdout_item_top1_before": before["item_top1"],
@@ -209,6 +197,92 @@ def adapt(data: Path, base: Path, out: Path, rehearse: Path | None = None, cfg: 
 
     new_meta.write(sidecar_path(out), out)
     return report
+
+
+class _Batches:
+    """Training batches: the line's crops (augmented) and, when rehearsing, belt views of the original
+    images in a fixed share of each batch."""
+
+    def __init__(self, x: np.ndarray, y: np.ndarray, rehearsal: _Rehearsal | None, cfg: AdaptConfig,
+                 meta: ModelMetadata) -> None:
+        self.x, self.y, self.rehearsal, self.meta = x, y, rehearsal, meta
+        self.batch_size = cfg.batch_size
+        self.n_line = cfg.batch_size - (int(cfg.batch_size * cfg.rehearse_share) if rehearsal else 0)
+        self.steps_per_epoch = max(1, math.ceil(len(x) / self.n_line))
+        self.rng = np.random.default_rng(cfg.seed)
+
+    def epoch(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        order = self.rng.permutation(len(self.x))
+        for step in range(self.steps_per_epoch):
+            idx = order[step * self.n_line:(step + 1) * self.n_line]
+            if len(idx) == 0:
+                idx = self.rng.integers(len(self.x), size=self.n_line)
+            x = torch.from_numpy(normalize_batch(augment(self.x[idx], self.rng), self.meta.mean, self.meta.std))
+            y = torch.from_numpy(self.y[idx])
+            if self.rehearsal is not None:
+                xr, yr = self.rehearsal.batch(self.batch_size - self.n_line)
+                x, y = torch.cat([x, xr]), torch.cat([y, yr])
+            yield x.contiguous(memory_format=torch.channels_last), y
+
+
+def _fine_tune(net: torch.nn.Module, batches: _Batches, epochs: int, lr: float, cfg: AdaptConfig, who: str,
+               quiet: bool, teacher: OnnxTeacher | None = None) -> list[dict[str, float]]:
+    """AdamW with a cosine schedule over ``epochs``; with a teacher, its distribution on the same view."""
+    net.to(memory_format=torch.channels_last)
+    total = batches.steps_per_epoch * epochs
+    opt = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=cfg.weight_decay)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 0.5 * (1 + math.cos(math.pi * min(1.0, s / total))))
+    history = []
+    t0 = time.perf_counter()
+    for epoch in range(epochs):
+        net.train()
+        losses = []
+        bar = Progress(f"{who}epoch {epoch + 1}/{epochs}", batches.steps_per_epoch, "steps", not quiet)
+        for x, y in batches.epoch():
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=cfg.bf16):
+                logits = net(x).float()
+            loss = F.cross_entropy(logits, y, label_smoothing=0.1)
+            if teacher is not None:
+                t = cfg.kd_temperature
+                _, t_logits = teacher(x)
+                kd = F.kl_div(F.log_softmax(logits / t, 1), F.log_softmax(t_logits / t, 1),
+                              reduction="batchmean", log_target=True) * t * t
+                loss = cfg.kd_alpha * loss + (1 - cfg.kd_alpha) * kd
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            sched.step()
+            losses.append(float(loss.detach()))
+            bar.set_postfix(loss=f"{np.mean(losses):.3f}")
+            bar.update()
+        bar.close()
+        history.append({"epoch": epoch + 1, "train_loss": float(np.mean(losses))})
+        print(f"{who}epoch {epoch + 1}/{epochs}: loss {np.mean(losses):.3f} ({time.perf_counter() - t0:.0f} s)",
+              flush=True)
+    net.eval()
+    return history
+
+
+def _fine_tune_teacher(batches: _Batches, meta: ModelMetadata, cfg: AdaptConfig, x_held: np.ndarray,
+                       held: list[LabelledCrop], quiet: bool) -> tuple[torch.nn.Module, dict[str, Any]]:
+    """The ImageNet teacher, its head new, trained on batches like the student's."""
+    from waste_sorting.model.registry import build_network
+
+    try:
+        net = build_network({"name": cfg.teacher, "num_classes": len(meta.classes)}, pretrained=True)
+    except RuntimeError as exc:
+        raise UsageError(f"--teacher {cfg.teacher}: {exc}") from None
+    print(f"teacher: {cfg.teacher} with ImageNet weights, {cfg.teacher_epochs} epochs on the same data",
+          flush=True)
+    history = _fine_tune(net, batches, cfg.teacher_epochs, cfg.teacher_lr, cfg, "teacher ", quiet)
+    report: dict[str, Any] = {"arch": cfg.teacher, "history": history, "item_top1": None}
+    if held:
+        with torch.no_grad():
+            x = torch.from_numpy(normalize_batch(x_held, meta.mean, meta.std))
+            probs = torch.cat([torch.softmax(net(x[i:i + 64]).float(), 1) for i in range(0, len(x), 64)])
+        report["item_top1"], report["crop_top1"] = item_accuracy(probs.numpy(), held)
+        print(f"teacher on the held-back items: top-1 {report['item_top1']:.3f}", flush=True)
+    return net, report
 
 
 def _score(clf: ImageClassifier, x: np.ndarray, crops: list[LabelledCrop]) -> dict[str, float | None]:
@@ -226,10 +300,3 @@ def _bags_of(data: Path) -> list[str]:
     with (data / MANIFEST).open(newline="") as f:
         return sorted({row["bag"] for row in csv.DictReader(f)})
 
-
-def _bar(total: int, desc: str, quiet: bool):  # noqa: ANN202 - a tqdm bar or None
-    if quiet:
-        return None
-    from tqdm import tqdm
-
-    return tqdm(total=total, desc=desc, unit=" steps", file=sys.stderr, leave=False)

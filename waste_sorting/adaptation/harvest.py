@@ -9,7 +9,6 @@ disputed (its sightings disagree) first, then least confident.
 
 from __future__ import annotations
 
-import sys
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -78,15 +77,13 @@ def harvest_bag(bag: Path, params_file: Path, model: Path | None, topics: dict[s
     log = BagLog()
     items: dict[int, HarvestedItem] = {}
     name = bag_name(bag)
-    bar = _progress(bag, progress)
-    for event in bag_events(bag, cell.detect, log, keep_crops=True, **(topics or {})):
+    for event in bag_events(bag, cell.detect, log, keep_crops=True, progress=f"harvest {name}" if progress else None,
+                            **(topics or {})):
         if not isinstance(event, Detected):
             cell.on_encoder(event.stamp, event.names, event.position, event.velocity)
             continue
         res = event.result
         ids = cell.on_detections(res.records, event.stamp)
-        if bar is not None:
-            bar.update(1)
         if res.crops is None or res.probs is None:
             continue
         for k, i in enumerate(np.flatnonzero(res.classified)):
@@ -97,8 +94,6 @@ def harvest_bag(bag: Path, params_file: Path, model: Path | None, topics: dict[s
             item = items.setdefault(track, HarvestedItem(name, track))
             item.sightings.append(Sighting(event.stamp, float(rec["x"]), float(rec["y"]), res.probs[k].copy(),
                                            res.crops[k], _context(event.image, res.blobs[i])))
-    if bar is not None:
-        bar.close()
     truth = cell_truth(bag, log, cell)  # class ids of the model, mapped by name
     for item in items.values():
         first = item.sightings[0]
@@ -106,14 +101,6 @@ def harvest_bag(bag: Path, params_file: Path, model: Path | None, topics: dict[s
         if hit is not None and 0 <= hit.class_id < len(classes):
             item.truth = classes[hit.class_id]
     return list(items.values()), classes
-
-
-def _progress(bag: Path, enabled: bool):  # noqa: ANN202 - a tqdm bar or None
-    if not enabled:
-        return None
-    from tqdm import tqdm
-
-    return tqdm(desc=f"harvest {bag_name(bag)}", unit=" frames", file=sys.stderr, leave=False)
 
 
 def usefulness_order(items: Sequence[HarvestedItem]) -> list[HarvestedItem]:

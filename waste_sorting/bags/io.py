@@ -155,6 +155,12 @@ def topics(path: Path) -> dict[str, str]:
         return {c.topic: c.msgtype for c in reader.connections}
 
 
+def message_counts(path: Path) -> dict[str, int]:
+    """Topic -> number of messages (what a progress bar needs before reading)."""
+    with open_bag(path) as reader:
+        return {t: info.msgcount for t, info in reader.topics.items()}
+
+
 def custom_data(path: Path) -> dict[str, str]:
     """The bag's custom metadata (rosbag2 metadata version 6 and later; empty before)."""
     with open_bag(path) as reader:

@@ -19,6 +19,7 @@ from typing import Any
 from waste_sorting.bags import messages as msgs
 from waste_sorting.bags.io import BagWriter
 from waste_sorting.errors import DataError, UsageError
+from waste_sorting.progress import Progress
 from waste_sorting.simulation.belt import BeltSimulator, SimConfig
 
 BAG_EPOCH = 1_700_000_000.0  # stamp of the first frame: fixed for reproducible bags
@@ -28,7 +29,7 @@ TOPIC_ENCODER, TOPIC_TRUTH = "/belt/encoder", "/sim/ground_truth"
 
 
 def write_sim_bag(cfg: SimConfig, out: Path, duration: float, storage: str = "mcap",
-                  compress: bool = False) -> dict[str, Any]:
+                  compress: bool = False, progress: bool = False) -> dict[str, Any]:
     sim = BeltSimulator(cfg)
     n = int(round(duration * cfg.fps))
     meta = {"classes": sim.classes, "fps": cfg.fps, "width": cfg.width_px, "height": cfg.height_px,
@@ -38,7 +39,7 @@ def write_sim_bag(cfg: SimConfig, out: Path, duration: float, storage: str = "mc
             "dirt": dataclasses.asdict(cfg.dirt) if cfg.dirt is not None else None,
             "speed_knots": list(zip(sim.cfg.speed.times, sim.cfg.speed.speeds, strict=True)),
             "homography": sim.homography.matrix.flatten().tolist(), "epoch": BAG_EPOCH}
-    with BagWriter(out, storage, compress) as bag:
+    with BagWriter(out, storage, compress) as bag, Progress(f"sim {out.name}", n, "frames", progress) as bar:
         bag.set_custom_data("waste_sorting.sim", json.dumps(meta))
         for k in range(n):
             t = k / cfg.fps
@@ -53,19 +54,20 @@ def write_sim_bag(cfg: SimConfig, out: Path, duration: float, storage: str = "mc
             bag.write_typed(TOPIC_TRUTH, msgs.item_cloud(truth, t_abs), t_ns)
             if k % 300 == 299:
                 sim.prune(TRUTH_X_MAX + 1.0, t)
+            bar.update()
     meta["frames"] = n
     meta["items"] = sim.items_spawned
     return meta
 
 
-def render_bag(cfg: SimConfig, out: Path, duration: float, storage: str = "mcap", compress: bool = False
-               ) -> dict[str, Any]:
+def render_bag(cfg: SimConfig, out: Path, duration: float, storage: str = "mcap", compress: bool = False,
+               progress: bool = False) -> dict[str, Any]:
     """`write_sim_bag` into a new folder: an existing one is refused, and a failed or interrupted
     render leaves no half-written bag behind."""
     if out.exists():
         raise UsageError(f"--out {out} exists; choose a new bag path (nothing was overwritten)")
     try:
-        return write_sim_bag(cfg, out, duration, storage, compress)
+        return write_sim_bag(cfg, out, duration, storage, compress, progress)
     except BaseException as exc:
         shutil.rmtree(out, ignore_errors=True)
         if isinstance(exc, ValueError):

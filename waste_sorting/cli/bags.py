@@ -69,7 +69,7 @@ def run_sim(args: argparse.Namespace) -> dict[str, Any]:
                     photo_aspect=args.photo_aspect, white_balance=args.white_balance,
                     motion_blur_px=args.motion_blur, dirt=DirtyBelt() if args.dirty else None)
     t0 = time.perf_counter()
-    meta = render_bag(cfg, args.out, args.duration, args.storage, args.compress)
+    meta = render_bag(cfg, args.out, args.duration, args.storage, args.compress, progress=True)
     size = sum(f.stat().st_size for f in args.out.rglob("*") if f.is_file())
     print(f"wrote {args.out}: {meta['frames']} frames, {meta['items']} items, {size / 1e6:.0f} MB "
           f"({time.perf_counter() - t0:.1f} s)")
@@ -198,15 +198,15 @@ def run_sweep(args: argparse.Namespace) -> list[dict[str, Any]]:
 
 
 def run_compare(args: argparse.Namespace) -> dict[str, Any]:
+    """Both models over the same bag and params; the table a person needs to choose one."""
     from waste_sorting.evaluation.offline import PRIVATE_KEYS, evaluate
 
-    """Both models over the same bag and params; the table a person needs to choose one."""
     results = []
     for model in args.compare:
         print(f"evaluating {model} ...", flush=True)
         results.append(evaluate(args.bag, args.params, model, args.image_topic, args.encoder_topic,
                                 args.truth_topic, parse_overrides(args.set),
-                                unknown_class_as=args.unknown_class_as))
+                                unknown_class_as=args.unknown_class_as, progress=True))
     a, b = results
     if not (a.get("ground_truth") and b.get("ground_truth")):
         print("this bag has no ground truth: the models can only be compared on picks fired "
@@ -255,7 +255,7 @@ def run_evaluate(args: argparse.Namespace) -> Any:
         return run_compare(args)
     result = evaluate(args.bag, args.params, args.model, args.image_topic, args.encoder_topic, args.truth_topic,
                       parse_overrides(args.set), args.plant_latency, args.plant_ejector_offset,
-                      args.unknown_class_as)
+                      args.unknown_class_as, progress=True)
     truth = result.pop("_truth", None)
     timing = result.pop("_timing_errors", None)
     result.pop("_pulse_speeds", None)

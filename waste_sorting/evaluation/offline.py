@@ -40,6 +40,7 @@ from waste_sorting.evaluation.accounting import account, match_decisions, tally
 from waste_sorting.evaluation.scoring import ExecutedPulse, TruthItem, nearest_truth, score
 from waste_sorting.itemlist import ItemStatus, MissReason
 from waste_sorting.params_file import check_file, node_values, unknown_name
+from waste_sorting.progress import Progress
 from waste_sorting.protocol.controller import ControllerCore, Pulse
 
 POLL_STEP = 0.005  # s: the tracker node's timer period
@@ -175,16 +176,33 @@ class EncoderSample:
 
 def bag_events(bag: Path, detect: DetectStage, log: BagLog, image_topic: str = "/camera/image_raw",
                encoder_topic: str = "/belt/encoder", truth_topic: str = "/sim/ground_truth",
-               keep_crops: bool = False) -> Iterator[Detected | EncoderSample]:
+               keep_crops: bool = False, progress: str | None = None) -> Iterator[Detected | EncoderSample]:
     """A bag's frames through the detect stage and its encoder samples, in bag order; ground truth,
-    frame counts and refused frames go to ``log``. The one way a bag is read offline."""
+    frame counts and refused frames go to ``log``. The one way a bag is read offline. ``progress``:
+    what to call the work in a progress line (None: quiet)."""
     kinds = bagio.topics(bag)
     if image_topic in kinds and kinds[image_topic] not in IMAGE_TYPES:
         raise BagError(f"{bag}: {image_topic} holds {kinds[image_topic]}, not images "
                        f"({' or '.join(IMAGE_TYPES)}); give --image-topic")
+    total = bagio.message_counts(bag).get(image_topic) if progress else None
+    with Progress(progress or "", total, "frames", enabled=progress is not None) as bar:
+        yield from _events(bag, detect, log, image_topic, encoder_topic, truth_topic, keep_crops, bar)
+    if not log.frames:
+        images = sorted(t for t, kind in kinds.items() if kind in IMAGE_TYPES)
+        if log.rejected:
+            raise BagError(f"{bag}: every frame on {image_topic} was refused: "
+                           + ", ".join(f"{n} {why}" for why, n in log.rejected.items()))
+        raise BagError(f"{bag}: no images on {image_topic}; "
+                       + (f"this bag has images on {', '.join(images)} (give --image-topic)" if images
+                          else "this bag has no image topic"))
+
+
+def _events(bag: Path, detect: DetectStage, log: BagLog, image_topic: str, encoder_topic: str, truth_topic: str,
+            keep_crops: bool, bar: Progress) -> Iterator[Detected | EncoderSample]:
     for m in bagio.read(bag, {image_topic, encoder_topic, truth_topic}):
         msg = m.decode()
         if m.topic == image_topic:
+            bar.update()
             t0 = time.perf_counter()
             out = detect.process(msg, keep_crops)
             if isinstance(out, Rejected):
@@ -199,23 +217,15 @@ def bag_events(bag: Path, detect: DetectStage, log: BagLog, image_topic: str = "
         elif m.topic == truth_topic:
             for rec in cloud_to_items(msg):
                 log.truth_samples[int(rec["item_id"])].append((float(rec["stamp"]), rec))
-    if not log.frames:
-        images = sorted(t for t, kind in kinds.items() if kind in IMAGE_TYPES)
-        if log.rejected:
-            raise BagError(f"{bag}: every frame on {image_topic} was refused: "
-                           + ", ".join(f"{n} {why}" for why, n in log.rejected.items()))
-        raise BagError(f"{bag}: no images on {image_topic}; "
-                       + (f"this bag has images on {', '.join(images)} (give --image-topic)" if images
-                          else "this bag has no image topic"))
 
 
 def read_bag(bag: Path, detect: DetectStage, image_topic: str = "/camera/image_raw",
              encoder_topic: str = "/belt/encoder", truth_topic: str = "/sim/ground_truth",
-             unknown_class_as: str | None = None) -> BagLog:
+             unknown_class_as: str | None = None, progress: str | None = None) -> BagLog:
     """Detect and classify every frame of a bag (the expensive part of an evaluation), once."""
     log = BagLog(unknown_class_as=unknown_class_as)
     wall0 = time.perf_counter()
-    for event in bag_events(bag, detect, log, image_topic, encoder_topic, truth_topic):
+    for event in bag_events(bag, detect, log, image_topic, encoder_topic, truth_topic, progress=progress):
         log.events.append((event.stamp, event.result.records if isinstance(event, Detected) else event))
     log.wall_seconds = time.perf_counter() - wall0
     return log
@@ -244,11 +254,12 @@ def evaluate(bag: Path, params_file: Path | None = None, model: Path | None = No
              truth_topic: str = "/sim/ground_truth",
              overrides: dict[str, dict[str, Any]] | None = None, plant_latency: float | None = None,
              plant_ejector_offset: float = 0.0, unknown_class_as: str | None = None,
-             controller: ControllerCore | None = None) -> dict[str, Any]:
+             controller: ControllerCore | None = None, progress: bool = False) -> dict[str, Any]:
     """Run and score; ``plant_*`` make the simulated valves differ from the configuration,
     ``controller`` replaces the default controller logic (a test's one that refuses commands)."""
     cell, _ = build_cell(params_file or paths.default_params_file(), model, overrides, controller=controller)
-    log = read_bag(bag, cell.detect, image_topic, encoder_topic, truth_topic, unknown_class_as)
+    log = read_bag(bag, cell.detect, image_topic, encoder_topic, truth_topic, unknown_class_as,
+                   f"evaluate {bagio.bag_name(bag)}" if progress else None)
     return run_cell(bag, cell, log, plant_latency, plant_ejector_offset)
 
 
