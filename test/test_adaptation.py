@@ -167,14 +167,43 @@ def test_floors_keep_every_bin_at_the_target_with_the_best_recovery():
     assert not choose_floors(table, names, ["a"], 0.9, [0.5], z=1.28)[0].reached
 
 
+def test_the_fitted_temperature_is_the_one_the_labels_were_drawn_at():
+    from waste_sorting.adaptation.thresholds import calibration_error, fit_temperature, tempered
+
+    rng = np.random.default_rng(3)
+    logits = rng.normal(0, 3.0, (4000, 6))
+    truth_t = 2.5  # the model is this much over-confident: labels follow softmax(logits / 2.5)
+    true_p = tempered(np.exp(logits) / np.exp(logits).sum(1, keepdims=True), truth_t)
+    labels = np.array([rng.choice(6, p=p) for p in true_p])
+    model_p = np.exp(logits) / np.exp(logits).sum(1, keepdims=True)
+    t = fit_temperature(model_p, labels)
+    assert t == pytest.approx(truth_t, rel=0.08)
+    assert calibration_error(tempered(model_p, t), labels) < 0.5 * calibration_error(model_p, labels)
+
+
+def test_the_classifier_applies_its_temperature(shipped_model, demo_images):
+    import cv2
+
+    from waste_sorting.adaptation.thresholds import tempered
+    from waste_sorting.inference.classifier import ImageClassifier
+
+    clf = ImageClassifier(shipped_model, "onnxruntime")
+    files = sorted(demo_images.glob("*/*.jpg"))[:8]
+    x = np.stack([cv2.resize(cv2.imread(str(f)), (clf.input_size,) * 2) for f in files])
+    p1, p2 = clf.classify_crops(x), clf.classify_crops(x, temperature=2.0)
+    np.testing.assert_allclose(p2, tempered(p1, 2.0), atol=1e-5)
+    assert (p2.max(1) < p1.max(1)).all() and (p2.argmax(1) == p1.argmax(1)).all()
+
+
 def test_written_floors_are_a_params_file_the_cell_reads(repo, tmp_path):
     from waste_sorting.cell import specs
     from waste_sorting.params_file import node_values
 
     out = tmp_path / "floors.yaml"
-    write_params(repo / "config" / "sorting_cell.yaml", out, [0.61, 0.7, 0.8, 0.9, 0.55])
+    write_params(repo / "config" / "sorting_cell.yaml", out, [0.61, 0.7, 0.8, 0.9, 0.55], temperature=1.7)
     values = node_values(out, "tracker", specs.TRACKER)
     assert values["bin_min_confidence"] == [0.61, 0.7, 0.8, 0.9, 0.55]
+    assert node_values(out, "classifier", specs.CLASSIFIER)["temperature"] == 1.7
     assert node_values(out, "actuator", specs.ACTUATOR)
     assert yaml.safe_load(out.read_text())
 
@@ -185,7 +214,11 @@ def test_compare_and_calibrate_thresholds_on_a_bag(line_bag, harvested, shipped_
                  "--plot", str(tmp_path / "f.png")])
     text = capsys.readouterr().out
     assert code in (0, 1) and out.is_file() and (tmp_path / "f.png").is_file(), text
-    assert "floor" in text and "wrote" in text
+    assert "floor" in text and "wrote" in text and "labelled sightings" in text
+    written = yaml.safe_load(out.read_text())
+    section = next(v for k, v in written.items() if k.endswith("classifier"))["ros__parameters"]
+    if "fitted to" in text:  # the temperature goes into the file with the floors
+        assert f"-> {section['temperature']:.3f}" in text
     assert main(["evaluate", str(line_bag), "--compare", str(shipped_model), str(shipped_model)]) == 0
     text = capsys.readouterr().out
     assert "classification" in text and "0 items classified differently" in text

@@ -32,7 +32,7 @@ def detector_settings(v: Values) -> tuple[Homography, SegmentationConfig, Detect
                            split_touching=v["split_touching"], shade_min=v["shade_min"],
                            shade_chroma=v["shade_chroma"], settle_frames=v["settle_frames"]),
         DetectorConfig(classify_band=(band[0], band[1]), max_classifications=v["max_classifications"],
-                       max_belt_speed=v["max_belt_speed"]),
+                       max_belt_speed=v["max_belt_speed"], temperature=v["temperature"]),
     )
 
 

@@ -99,6 +99,8 @@ CLASSIFIER = (
           0, 1000),
     Param("max_belt_speed", default_of(D, "max_belt_speed"), "fastest belt speed to expect, for linking an "
           "item's sightings", "m/s", 0.1, 20.0),
+    Param("temperature", default_of(D, "temperature"), "softmax temperature of the model's logits, fitted to a "
+          "line's labelled items by `calibrate thresholds` (1: as trained; above 1: less sure)", "", 0.05, 20.0),
     Param("image_queue_depth", 1, "frames queued while busy; the oldest is dropped beyond this (1: always the "
           "newest frame)", "", 1, 100, read_only=True),
     Param("image_reliable", False, "subscribe to images RELIABLE (lossless replay; the publisher must be "

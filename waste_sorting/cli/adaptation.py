@@ -156,6 +156,9 @@ def add_calibrate(p: argparse.ArgumentParser) -> None:
     t.add_argument("--z", type=float, default=1.28,
                    help="the target must hold for the Wilson lower bound at this z (1.28: 90 %% one-sided), "
                         "so that floors carry over to other items; 0: for the measured share itself")
+    t.add_argument("--temperature", action=argparse.BooleanOptionalAction, default=True,
+                   help="first fit the classifier's softmax temperature to the bag's labelled sightings "
+                        "(written to the params file with the floors)")
 
 
 def _homography(args: argparse.Namespace) -> int:
@@ -232,12 +235,20 @@ def _thresholds(args: argparse.Namespace) -> int:
         raise UsageError(f"--purity {args.purity}: give a share between 0 and 1, e.g. 0.95")
     params = args.params or paths.default_params_file()
     cell, values = build_cell(params, args.model)
-    log = read_bag(args.bag, cell.detect, progress=f"classify {args.bag.name}")
+    log = read_bag(args.bag, cell.detect, progress=f"classify {args.bag.name}", keep_probs=args.temperature)
     before = run_cell(args.bag, cell, log)
     truth = cell_truth(args.bag, log, cell)
     if not truth:
         print(f"{args.bag}: no ground truth: floors need items of known class", file=sys.stderr)
         return 2
+    temperature = None
+    if args.temperature:
+        temperature = _fit_temperature(log, truth, float(values["classifier"]["temperature"]))
+        if temperature is not None:
+            overrides = {"classifier": {"temperature": temperature}}
+            cell = build_cell(params, args.model, overrides)[0]
+            log = read_bag(args.bag, cell.detect, progress=f"classify {args.bag.name} at T {temperature:.2f}")
+            run_cell(args.bag, cell, log)
     classes = cell.classes
     table = table_from_cell(cell.decisions, truth, len(classes))
     tv = values["tracker"]
@@ -249,7 +260,7 @@ def _thresholds(args: argparse.Namespace) -> int:
         pur = "  n/a " if f.purity is None else f"{f.purity:.3f}"
         note = "" if f.reached else "   target not reachable: this is the best purity the data allows"
         print(f"{f.name:>10s}  {f.floor:.3f}  {pur}  {f.recovery:.3f}{note}")
-    write_params(params, args.out, [f.floor for f in floors])
+    write_params(params, args.out, [f.floor for f in floors], temperature)
     after = run_cell(args.bag, build_cell(args.out, args.model, detect=cell.detect)[0], log)  # same frames
     print(f"wrote {args.out}; on this bag, pulses scored: purity {before['purity']['overall']:.3f} -> "
           f"{after['purity']['overall']:.3f}, recovery {before['recovery']['overall']:.3f} -> "
@@ -261,6 +272,32 @@ def _thresholds(args: argparse.Namespace) -> int:
         plot_frontier(args.plot, table, classes, list(tv["bin_classes"]), floors, args.purity)
         print(f"wrote {args.plot}")
     return 0 if all(f.reached for f in floors) else 1
+
+
+def _fit_temperature(log: Any, truth: list[Any], current: float) -> float | None:
+    """The classifier temperature that fits this bag's labelled sightings, or None to keep ``current``."""
+    from waste_sorting.adaptation.thresholds import (
+        TEMPERATURE_RANGE,
+        calibration_error,
+        fit_temperature,
+        nll,
+        tempered,
+    )
+    from waste_sorting.evaluation.scoring import nearest_truth
+
+    rows = [(p, hit.class_id) for stamp, x, y, p in log.sightings
+            if (hit := nearest_truth(truth, stamp, x, y)) is not None and 0 <= hit.class_id < len(p)]
+    if len(rows) < 30 or len({c for _, c in rows}) < 2:
+        print(f"temperature: kept at {current:g} ({len(rows)} labelled sightings are too few to fit it)")
+        return None
+    probs, labels = np.array([p for p, _ in rows]), np.array([c for _, c in rows])
+    rel = fit_temperature(probs, labels)
+    fitted = float(np.clip(current * rel, *TEMPERATURE_RANGE))
+    after = tempered(probs, fitted / current)
+    print(f"temperature {current:g} -> {fitted:.3f}, fitted to {len(rows)} labelled sightings: negative "
+          f"log-likelihood {nll(probs, labels):.3f} -> {nll(after, labels):.3f}, calibration error "
+          f"{calibration_error(probs, labels):.3f} -> {calibration_error(after, labels):.3f}")
+    return fitted if abs(fitted / current - 1) > 0.01 else None
 
 
 def _belt(args: argparse.Namespace) -> int:

@@ -164,6 +164,8 @@ class BagLog:
     frame_seconds: list[float] = field(default_factory=list)
     wall_seconds: float = 0.0
     unknown_class_as: str | None = None  # the model class a ground-truth class it lacks is scored as
+    sightings: list[tuple[float, float, float, np.ndarray]] = field(default_factory=list)  # with keep_probs:
+    #                                               (stamp, x, y, full class distribution) of each classification
 
 
 @dataclass(frozen=True)
@@ -221,12 +223,18 @@ def _events(bag: Path, detect: DetectStage, log: BagLog, image_topic: str, encod
 
 def read_bag(bag: Path, detect: DetectStage, image_topic: str = "/camera/image_raw",
              encoder_topic: str = "/belt/encoder", truth_topic: str = "/sim/ground_truth",
-             unknown_class_as: str | None = None, progress: str | None = None) -> BagLog:
-    """Detect and classify every frame of a bag (the expensive part of an evaluation), once."""
+             unknown_class_as: str | None = None, progress: str | None = None, keep_probs: bool = False) -> BagLog:
+    """Detect and classify every frame of a bag (the expensive part of an evaluation), once; ``keep_probs``
+    also keeps every classification's full distribution (``BagLog.sightings``)."""
     log = BagLog(unknown_class_as=unknown_class_as)
     wall0 = time.perf_counter()
-    for event in bag_events(bag, detect, log, image_topic, encoder_topic, truth_topic, progress=progress):
+    for event in bag_events(bag, detect, log, image_topic, encoder_topic, truth_topic, keep_crops=keep_probs,
+                            progress=progress):
         log.events.append((event.stamp, event.result.records if isinstance(event, Detected) else event))
+        if isinstance(event, Detected) and event.result.probs is not None:
+            rec = event.result.records[event.result.classified]
+            log.sightings.extend((event.stamp, float(r["x"]), float(r["y"]), p)
+                                 for r, p in zip(rec, event.result.probs, strict=True))
     log.wall_seconds = time.perf_counter() - wall0
     return log
 

@@ -46,14 +46,16 @@ class ImageClassifier:
     def backend_choice(self) -> BackendChoice:
         return self.choice
 
-    def classify_crops(self, crops: np.ndarray) -> np.ndarray:
-        """NxSxSx3 uint8 BGR crops (already model-sized) -> NxC probabilities."""
+    def classify_crops(self, crops: np.ndarray, temperature: float = 1.0) -> np.ndarray:
+        """NxSxSx3 uint8 BGR crops (already model-sized) -> NxC probabilities, softmax(logits / temperature)
+        (a temperature fitted by `calibrate thresholds` makes the confidences mean what they say)."""
         if len(crops) == 0:
             return np.zeros((0, len(self.classes)), np.float32)
         out = []
         for i in range(0, len(crops), self.max_batch):
             batch = normalize_batch(crops[i:i + self.max_batch], self.meta.mean, self.meta.std)
-            out.append(softmax(self.backend.infer(batch)))
+            logits = self.backend.infer(batch)
+            out.append(softmax(logits if temperature == 1.0 else logits / np.float32(temperature)))
         return np.concatenate(out)
 
     def classify_images(self, images: Sequence[np.ndarray]) -> np.ndarray:

@@ -30,6 +30,7 @@ class DetectorConfig:
     max_items: int = 64
     max_classifications: int = 4   # per item while it crosses the view; 0: every sighting
     max_belt_speed: float = 4.0    # m/s, bounds the sighting links of the budget
+    temperature: float = 1.0       # softmax temperature of the model's logits (1: as trained)
 
 
 def _budget_config(cfg: DetectorConfig) -> BudgetConfig:
@@ -93,7 +94,7 @@ class ItemDetector:
                     b = blobs[i]
                     left, top, side = square_box(b.x0, b.y0, b.x1, b.y1, self.cfg.crop_margin)
                     self._batch[k] = crop_square(frame, left, top, side, size)
-                probs = self.classifier.classify_crops(self._batch[: len(idx)])
+                probs = self.classifier.classify_crops(self._batch[: len(idx)], self.cfg.temperature)
                 # The two most probable classes: fusing sightings from both beats fusing the winner alone.
                 order, rows = np.argsort(-probs, axis=1), np.arange(len(idx))
                 rec["class_id"][idx], rec["confidence"][idx] = order[:, 0], probs[rows, order[:, 0]]
