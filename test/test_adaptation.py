@@ -222,3 +222,26 @@ def test_compare_and_calibrate_thresholds_on_a_bag(line_bag, harvested, shipped_
     assert main(["evaluate", str(line_bag), "--compare", str(shipped_model), str(shipped_model)]) == 0
     text = capsys.readouterr().out
     assert "classification" in text and "0 items classified differently" in text
+
+
+def test_a_labelled_harvest_is_the_truth_of_a_bag_without_any(line_bag, harvested, tmp_path, capsys):
+    """A recorded line has no ground truth: the items a person labelled stand in for it, and the floors
+    and temperature come out of the same cell decisions as with the simulator's truth."""
+    import re
+
+    rows = _rows(harvested)
+    items = {r["item_id"] for r in rows}
+    out = tmp_path / "floors.yaml"
+    code = main(["calibrate", "thresholds", str(line_bag), "--labels", str(harvested), "--purity", "0.5",
+                 "--out", str(out)])
+    text = capsys.readouterr().out
+    assert code in (0, 1) and out.is_file(), text
+    found = re.search(r"truth: (\d+) labelled items of lineA", text)
+    assert found and 0.8 * len(items) <= int(found.group(1)) <= len(items), text
+    decided = int(re.search(r"(\d+) decided items of (\d+)", text).group(1))
+    assert decided >= 0.8 * int(found.group(1)), text  # the labelled items are found among the decisions
+    assert "pulses scored" not in text  # no ground truth to score pulses against
+    capsys.readouterr()
+    assert main(["calibrate", "thresholds", str(line_bag), "--labels", str(tmp_path / "none"), "--purity", "0.5",
+                 "--out", str(tmp_path / "x.yaml")]) == 1
+    assert "no such folder" in capsys.readouterr().err and not (tmp_path / "x.yaml").exists()

@@ -21,12 +21,16 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
 
 from waste_sorting.adaptation.harvest import HarvestedItem, pick_sightings
 from waste_sorting.errors import DataError
+
+if TYPE_CHECKING:
+    from waste_sorting.evaluation.scoring import TruthItem
 
 MANIFEST = "manifest.csv"
 UNSURE = "unsure"
@@ -161,3 +165,32 @@ def read_labelled(root: Path, classes: Sequence[str]) -> tuple[list[LabelledCrop
     if not crops:
         raise DataError(f"{root}: no labelled crops in any class folder ({', '.join(classes)})")
     return crops, skipped
+
+
+def labelled_truth(root: Path, bag: str, classes: Sequence[str]) -> tuple[list[TruthItem], int]:
+    """The labelled items of ``bag`` as ground truth (its class is the folder its crops lie in now; its
+    path the belt positions its crops were seen at), for scoring a recorded bag that has no ground
+    truth of its own. Returns the items and how many labelled items had too few sightings to follow."""
+    from waste_sorting.evaluation.scoring import TruthItem
+
+    crops, _ = read_labelled(root, classes)
+    label_of = {c.path.name: c.label for c in crops}
+    if not (root / MANIFEST).is_file():
+        raise DataError(f"{root}: no {MANIFEST} (the folder must come from `waste-sorting harvest`)")
+    with (root / MANIFEST).open(newline="") as f:
+        rows = [r for r in csv.DictReader(f) if r["bag"] == bag and Path(r["file"]).name in label_of]
+    by_item: dict[int, list[dict[str, str]]] = {}
+    for r in rows:
+        by_item.setdefault(int(r["item_id"]), []).append(r)
+    out, short = [], 0
+    for item_id, item_rows in sorted(by_item.items()):
+        item_rows.sort(key=lambda r: float(r["stamp"]))
+        labels = {label_of[Path(r["file"]).name] for r in item_rows}
+        if len(item_rows) < 2 or len(labels) != 1:  # one sighting gives no path; split crops no one label
+            short += 1
+            continue
+        t = np.array([float(r["stamp"]) for r in item_rows])
+        x = np.array([float(r["x"]) for r in item_rows])
+        out.append(TruthItem(item_id, labels.pop(), float(np.mean([float(r["y"]) for r in item_rows])), 0.0, 0.0,
+                             t, x))
+    return out, short

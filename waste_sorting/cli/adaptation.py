@@ -147,7 +147,10 @@ def add_calibrate(p: argparse.ArgumentParser) -> None:
     b.add_argument("--image-topic", default="/camera/image_raw")
     t = sub.add_parser("thresholds", help="each bin's bin_min_confidence for a purity target, from a bag with "
                                           "ground truth; writes a params file")
-    t.add_argument("bag", type=Path, help="bag with ground truth (a simulated run of the line's items)")
+    t.add_argument("bag", type=Path, help="bag with ground truth (a simulated run of the line's items), or a "
+                                          "recorded bag with --labels")
+    t.add_argument("--labels", type=Path, default=None,
+                   help="a folder harvested from this bag and labelled by a person: its items are the truth")
     t.add_argument("--purity", type=float, required=True, help="purity every bin must keep, e.g. 0.95")
     t.add_argument("--out", type=Path, required=True, help="params file to write (the --params file, floors set)")
     t.add_argument("--params", type=Path, default=None)
@@ -227,7 +230,7 @@ def _ejectors(args: argparse.Namespace) -> int:
 
 def _thresholds(args: argparse.Namespace) -> int:
     from waste_sorting import paths
-    from waste_sorting.adaptation.thresholds import choose_floors, plot_frontier, table_from_cell, write_params
+    from waste_sorting.adaptation.thresholds import choose_floors, table_from_cell, write_params
     from waste_sorting.errors import UsageError
     from waste_sorting.evaluation.offline import build_cell, cell_truth, read_bag, run_cell
 
@@ -237,9 +240,19 @@ def _thresholds(args: argparse.Namespace) -> int:
     cell, values = build_cell(params, args.model)
     log = read_bag(args.bag, cell.detect, progress=f"classify {args.bag.name}", keep_probs=args.temperature)
     before = run_cell(args.bag, cell, log)
-    truth = cell_truth(args.bag, log, cell)
+    if args.labels is not None:
+        from waste_sorting.adaptation.labelled import labelled_truth
+        from waste_sorting.bags.io import bag_name
+
+        truth, short = labelled_truth(args.labels, bag_name(args.bag), cell.classes)
+        print(f"truth: {len(truth)} labelled items of {bag_name(args.bag)} in {args.labels}"
+              + (f" ({short} left out: a single crop, or crops in two folders)" if short else ""))
+    else:
+        truth = cell_truth(args.bag, log, cell)
     if not truth:
-        print(f"{args.bag}: no ground truth: floors need items of known class", file=sys.stderr)
+        print(f"{args.bag}: no ground truth" + (f" and no labelled item of it in {args.labels}" if args.labels else
+                                                " (label a harvest of it and give --labels)")
+              + ": floors need items of known class", file=sys.stderr)
         return 2
     temperature = None
     if args.temperature:
@@ -261,6 +274,10 @@ def _thresholds(args: argparse.Namespace) -> int:
         note = "" if f.reached else "   target not reachable: this is the best purity the data allows"
         print(f"{f.name:>10s}  {f.floor:.3f}  {pur}  {f.recovery:.3f}{note}")
     write_params(params, args.out, [f.floor for f in floors], temperature)
+    if args.labels is not None:  # the bag's pulses can only be scored against ground truth of its own
+        print(f"wrote {args.out}; check it on another labelled bag: waste-sorting calibrate thresholds OTHER_BAG "
+              f"--labels OTHER_LABELS --params {args.out} ...")
+        return _frontier_and_code(args, table, classes, list(values["tracker"]["bin_classes"]), floors)
     after = run_cell(args.bag, build_cell(args.out, args.model, detect=cell.detect)[0], log)  # same frames
     print(f"wrote {args.out}; on this bag, pulses scored: purity {before['purity']['overall']:.3f} -> "
           f"{after['purity']['overall']:.3f}, recovery {before['recovery']['overall']:.3f} -> "
@@ -268,8 +285,15 @@ def _thresholds(args: argparse.Namespace) -> int:
     print("per bin purity: " + ", ".join(f"{k} {v:.3f}" if v is not None else f"{k} n/a"
                                          for k, v in after["purity"].items() if k != "overall"))
     print(f"check it holds on other items: waste-sorting evaluate OTHER_BAG --params {args.out}")
+    return _frontier_and_code(args, table, classes, list(tv["bin_classes"]), floors)
+
+
+def _frontier_and_code(args: argparse.Namespace, table: Any, classes: list[str], bin_classes: list[str],
+                       floors: list[Any]) -> int:
+    from waste_sorting.adaptation.thresholds import plot_frontier
+
     if args.plot:
-        plot_frontier(args.plot, table, classes, list(tv["bin_classes"]), floors, args.purity)
+        plot_frontier(args.plot, table, classes, bin_classes, floors, args.purity)
         print(f"wrote {args.plot}")
     return 0 if all(f.reached for f in floors) else 1
 
