@@ -128,6 +128,29 @@ def test_adapt_lowers_the_loss_on_its_crops_and_writes_a_model_the_cell_loads(ha
     assert loss(out) < loss(shipped_model) - 0.05, (loss(out), loss(shipped_model))
 
 
+def test_adapt_with_an_imagenet_teacher_records_it_and_learns_the_crops(harvested, shipped_model, tmp_path):
+    from waste_sorting.adaptation.adapt import AdaptConfig, adapt, load_crops
+    from waste_sorting.inference.classifier import ImageClassifier
+    from waste_sorting.inference.metadata import ModelMetadata
+
+    out = tmp_path / "taught.onnx"
+    cfg = AdaptConfig(epochs=4, holdout=0.0, threads=2, teacher="efficientnet-lite0", teacher_epochs=3)
+    report = adapt(harvested, shipped_model, out, cfg=cfg, quiet=True)
+    assert [h["epoch"] for h in report["teacher"]["history"]] == [1, 2, 3]
+    assert report["teacher"]["history"][-1]["train_loss"] < report["teacher"]["history"][0]["train_loss"]
+    meta = ModelMetadata.for_model(out)
+    assert meta.training["teacher"]["arch"] == "efficientnet-lite0"
+    assert meta.architecture == ModelMetadata.for_model(shipped_model).architecture  # still the cell's network
+    crops, _ = read_labelled(harvested, meta.classes)
+    x, y = load_crops(crops, meta.input_size), np.array([c.label for c in crops])
+
+    def loss(model: Path) -> float:
+        p = ImageClassifier(model, "onnxruntime").classify_crops(x)
+        return float(-np.log(p[np.arange(len(y)), y] + 1e-9).mean())
+
+    assert loss(out) < loss(shipped_model), (loss(out), loss(shipped_model))
+
+
 def test_adapt_refuses_a_folder_that_is_not_a_class_and_names_the_classes(harvested, tmp_path, capsys):
     import shutil
 

@@ -51,6 +51,8 @@ CASES = [
     (["evaluate", "/nonexistent"], 1, "/nonexistent: no such bag"),
     (["evaluate", "/nonexistent", "--params", "{bad}/typo.yaml"], 1, "did you mean pick_lead?"),
     (["replay", "/nonexistent"], 1, "/nonexistent: no such bag"),
+    (["adapt", "--data", "{bad}/empty", "--out", "{bad}/m.onnx", "--json", "{bad}/m.json"], 2,
+     "m.json is the model's sidecar (its classes and input size)"),
     (["sim", "--out", "{bad}/new1", "--duration", "-1"], 2, "argument --duration: -1 is not a number > 0"),
     (["sim", "--out", "{bad}/new2", "--fps", "0"], 2, "argument --fps: 0 is not a number > 0"),
     (["sim", "--out", "{bad}/new3", "--fps", "-5"], 2, "argument --fps: -5 is not a number > 0"),

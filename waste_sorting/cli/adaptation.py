@@ -14,7 +14,7 @@ import numpy as np
 
 from waste_sorting import paths
 from waste_sorting.cli.argtypes import non_negative_int, positive_float, positive_int
-from waste_sorting.errors import DataError
+from waste_sorting.errors import DataError, UsageError
 
 LABELS = ("predicted", "truth")
 
@@ -101,7 +101,11 @@ def add_adapt(p: argparse.ArgumentParser) -> None:
 
 def run_adapt(args: argparse.Namespace) -> dict[str, Any]:
     from waste_sorting.adaptation.adapt import AdaptConfig, adapt
+    from waste_sorting.inference.metadata import sidecar_path
 
+    if args.json is not None and args.json.resolve() == sidecar_path(args.out).resolve():
+        raise UsageError(f"--json {args.json} is the model's sidecar (its classes and input size); "
+                         "write the report to another file")
     cfg = AdaptConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, holdout=args.holdout,
                       bf16=args.bf16, threads=args.threads, teacher=args.teacher,
                       teacher_epochs=args.teacher_epochs)
@@ -231,7 +235,6 @@ def _ejectors(args: argparse.Namespace) -> int:
 def _thresholds(args: argparse.Namespace) -> int:
     from waste_sorting import paths
     from waste_sorting.adaptation.thresholds import choose_floors, table_from_cell, write_params
-    from waste_sorting.errors import UsageError
     from waste_sorting.evaluation.offline import build_cell, cell_truth, read_bag, run_cell
 
     if not 0 < args.purity <= 1:
