@@ -272,3 +272,31 @@ def test_classifications_after_the_decision_are_counted_not_fused():
     tracker.cfg.decide_after = 0
     run(tracker, items, profile, t_end=1.0)
     assert tracker.stats.late_classifications == 0
+
+
+def test_an_item_whose_dim_end_drops_out_of_some_sightings_keeps_its_whole_extent():
+    """Where light falls off, an item's dim trailing part vanishes from some frames' silhouettes: the
+    pick must still be centred on the whole item and cover all of it, not on the last sighting."""
+    tracker = make_tracker(speed=1.0)
+    rng = np.random.default_rng(1)
+    t, k, decisions = 0.0, 0, []
+    while t < 2.0:
+        x = -0.05 + t  # centre of a 100 mm item at 1 m/s
+        if 0.06 < x < 0.94:
+            rec = itemlist.empty(1)[0]
+            short = k % 3 != 0  # two frames in three lose the trailing 30 mm
+            length = 0.07 if short else 0.10
+            rec["x"] = x + (0.015 if short else 0.0) + rng.normal(0, 0.0005)
+            rec["y"], rec["length"], rec["width"] = 0.0, length, 0.08
+            rec["class_id"], rec["confidence"], rec["stamp"] = 2, 0.9, t
+            tracker.update(np.array([rec], dtype=itemlist.ITEM_DTYPE), t)
+            k += 1
+        else:
+            tracker.update(itemlist.empty(0), t)
+        decisions += tracker.poll(t + 0.002)
+        t += 1 / 30
+    assert len(decisions) == 1
+    d = decisions[0].record
+    true_x = -0.05 + float(d["stamp"])
+    assert d["length"] == pytest.approx(0.10, abs=0.003)
+    assert d["x"] == pytest.approx(true_x, abs=0.002)

@@ -76,6 +76,9 @@ class TrackerConfig:
     amend_tolerance: float = 0.002  # s a released pulse may drift before it is requested again (0: never)
 
 
+EDGE_SIGHTINGS = 32  # sightings an item's extent is taken from (the most recent)
+
+
 @dataclass
 class Track:
     track_id: int
@@ -97,6 +100,23 @@ class Track:
     decision_latency: float = 0.0
     status: int = ItemStatus.OBSERVED
     reason: int = MissReason.NONE
+    seen_x: float = float("nan")    # the last sighting's own centre (the belt speed is measured from it)
+    edges: list[tuple[float, float]] = field(default_factory=list)  # (leading, trailing) edge of each whole
+    #                                  sighting, against the belt's travel then: constant for an item riding it
+
+    def absorb_edges(self, x: float, length: float, s_now: float) -> None:
+        """The item's extent from all its sightings, not the last: where light falls off or noise is high,
+        an item's dim parts drop out of one sighting's silhouette and come back in the next. The edges,
+        moved with the belt to one moment, are taken second-outermost once there are five sightings (one
+        sighting merged with a neighbour does not stretch the item)."""
+        self.edges.append((x + length / 2 - s_now, x - length / 2 - s_now))
+        if len(self.edges) > EDGE_SIGHTINGS:
+            del self.edges[0]
+        leads = sorted(e[0] for e in self.edges)
+        trails = sorted(e[1] for e in self.edges)
+        k = 1 if len(self.edges) >= 5 else 0
+        lead, trail = leads[-1 - k], trails[k]
+        self.x, self.travel, self.length = s_now + (lead + trail) / 2, s_now, lead - trail
 
     def class_estimate(self) -> tuple[int, float, int, float]:
         """(class, probability, runner-up, its probability) of the fused evidence; -1 when none."""
@@ -231,16 +251,16 @@ class ConveyorTracker:
         if int(d["flags"]) & ItemFlags.TRUNCATED:
             return
         dt = stamp - tr.stamp
-        if dt > 1e-3:
-            v = (float(d["x"]) - tr.x) / dt
+        if dt > 1e-3 and tr.seen_x == tr.seen_x:
+            v = (float(d["x"]) - tr.seen_x) / dt
             if 0 <= v < 20:
                 self.measured_speed = v if self.measured_speed is None else \
                     0.7 * self.measured_speed + 0.3 * v
         tr.hits += 1
         n = tr.hits
-        tr.x, tr.stamp, tr.travel = float(d["x"]), stamp, s_now
+        tr.stamp, tr.seen_x = stamp, float(d["x"])
+        tr.absorb_edges(float(d["x"]), float(d["length"]), s_now)
         tr.y += (float(d["y"]) - tr.y) / n
-        tr.length += (float(d["length"]) - tr.length) / n
         tr.width += (float(d["width"]) - tr.width) / n
         if not tr.decided:  # a decision is final: later class evidence is not fused
             self._add_class(tr, d)
@@ -251,6 +271,8 @@ class ConveyorTracker:
         tr = Track(self._next_id, float(d["x"]), float(d["y"]), stamp, s_now, float(d["length"]),
                    float(d["width"]), np.zeros(self.num_classes), first_stamp=stamp, last_capture=stamp)
         self._next_id += 1
+        tr.seen_x = float(d["x"])  # only whole sightings start a track
+        tr.absorb_edges(float(d["x"]), float(d["length"]), s_now)
         self._add_class(tr, d)
         self.tracks.append(tr)
         self.stats.created += 1
