@@ -188,6 +188,12 @@ def test_floors_keep_every_bin_at_the_target_with_the_best_recovery():
     assert cautious.floor == pytest.approx(0.72) and cautious.recovery == pytest.approx(6 / 8)
     # and 6 right of 6 is not enough evidence for 0.9.
     assert not choose_floors(table, names, ["a"], 0.9, [0.5], z=1.28)[0].reached
+    # Out of reach, the floor is the one the data supports best: 11 right of 13, not 1 right of 1.
+    conf = np.linspace(0.99, 0.5, 13)
+    right = np.array([1, 0, 0] + [1] * 10)
+    few = choose_floors(ScoreTable(np.zeros(13, int), conf, 1 - right, np.array([11, 2])), ["x", "y"], ["x"],
+                        0.99, [0.5], z=1.28)[0]
+    assert not few.reached and few.floor == pytest.approx(0.5) and few.purity == pytest.approx(11 / 13)
 
 
 def test_the_fitted_temperature_is_the_one_the_labels_were_drawn_at():

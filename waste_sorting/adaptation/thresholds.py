@@ -51,6 +51,7 @@ class BinFloor:
     purity: float | None
     recovery: float
     reached: bool
+    kept: int = 0   # decided items at or above the floor
 
 
 def wilson_lower(purity: np.ndarray, kept: np.ndarray, z: float) -> np.ndarray:
@@ -66,7 +67,8 @@ def wilson_lower(purity: np.ndarray, kept: np.ndarray, z: float) -> np.ndarray:
 def choose_floors(table: ScoreTable, classes: list[str], bin_classes: list[str], target: float,
                   current: list[float], z: float = 0.0) -> list[BinFloor]:
     """The floor per bin meeting ``target`` purity with the best recovery; where no floor meets it,
-    the floor with the best purity (``reached`` False), so the caller can say so. With ``z`` > 0 the
+    the floor whose purity the data supports best (highest Wilson lower bound; ``reached`` False), so
+    the caller can say so. With ``z`` > 0 the
     purity that must meet the target is the Wilson lower bound, not the share measured: a floor
     that 8 lucky items pass is not trusted to hold on the next bag."""
     out = []
@@ -76,13 +78,16 @@ def choose_floors(table: ScoreTable, classes: list[str], bin_classes: list[str],
         if not len(floors):
             out.append(BinFloor(name, current[b], None, 0.0, False))
             continue
+        bound = wilson_lower(purity, np.arange(1, len(purity) + 1), max(z, 1.28))
         ok = np.flatnonzero(wilson_lower(purity, np.arange(1, len(purity) + 1), z) >= target)
         if len(ok):
             i = int(ok[-1])  # the most items kept with purity still at target
-            out.append(BinFloor(name, float(floors[i]), float(purity[i]), float(recovery[i]), True))
+            out.append(BinFloor(name, float(floors[i]), float(purity[i]), float(recovery[i]), True, i + 1))
         else:
-            i = int(np.argmax(purity))
-            out.append(BinFloor(name, float(floors[i]), float(purity[i]), float(recovery[i]), False))
+            # The purity best supported by the data (Wilson lower bound), not the share of a lucky few:
+            # 10 right of 10 beats 1 of 1.
+            i = int(np.argmax(bound))
+            out.append(BinFloor(name, float(floors[i]), float(purity[i]), float(recovery[i]), False, i + 1))
     return out
 
 

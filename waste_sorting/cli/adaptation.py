@@ -274,7 +274,10 @@ def _thresholds(args: argparse.Namespace) -> int:
     print(f"{'bin':>10s}  floor  purity  recovery   (classification only, before pulses)")
     for f in floors:
         pur = "  n/a " if f.purity is None else f"{f.purity:.3f}"
-        note = "" if f.reached else "   target not reachable: this is the best purity the data allows"
+        note = "" if f.reached else (
+            f"   at target here, but {f.kept} items are too few to trust it on other items (--z {args.z:g})"
+            if f.purity is not None and f.purity >= args.purity else
+            "   target not reachable: this is the purity the data supports best")
         print(f"{f.name:>10s}  {f.floor:.3f}  {pur}  {f.recovery:.3f}{note}")
     write_params(params, args.out, [f.floor for f in floors], temperature)
     if args.labels is not None:  # the bag's pulses can only be scored against ground truth of its own
