@@ -34,8 +34,8 @@ from waste_sorting.errors import DataError, UsageError
 from waste_sorting.inference.classifier import ImageClassifier
 from waste_sorting.inference.metadata import ModelMetadata, file_sha256
 from waste_sorting.inference.preprocess import normalize_batch
-from waste_sorting.model.registry import TEACHER_ARCHS
-from waste_sorting.model.teacher import OnnxTeacher
+from waste_sorting.model.registry import TEACHER_ARCHS, build_network
+from waste_sorting.model.teacher import OnnxTeacher, distillation_loss
 from waste_sorting.progress import Progress
 
 
@@ -243,10 +243,7 @@ def _fine_tune(net: torch.nn.Module, batches: _Batches, epochs: int, lr: float, 
                 logits = net(x).float()
             loss = F.cross_entropy(logits, y, label_smoothing=0.1)
             if teacher is not None:
-                t = cfg.kd_temperature
-                _, t_logits = teacher(x)
-                kd = F.kl_div(F.log_softmax(logits / t, 1), F.log_softmax(t_logits / t, 1),
-                              reduction="batchmean", log_target=True) * t * t
+                kd = distillation_loss(logits, teacher(x)[1], cfg.kd_temperature)
                 loss = cfg.kd_alpha * loss + (1 - cfg.kd_alpha) * kd
             opt.zero_grad(set_to_none=True)
             loss.backward()
@@ -266,8 +263,6 @@ def _fine_tune(net: torch.nn.Module, batches: _Batches, epochs: int, lr: float, 
 def _fine_tune_teacher(batches: _Batches, meta: ModelMetadata, cfg: AdaptConfig, x_held: np.ndarray,
                        held: list[LabelledCrop], quiet: bool) -> tuple[torch.nn.Module, dict[str, Any]]:
     """The ImageNet teacher, its head new, trained on batches like the student's."""
-    from waste_sorting.model.registry import build_network
-
     try:
         net = build_network({"name": cfg.teacher, "num_classes": len(meta.classes)}, pretrained=True)
     except RuntimeError as exc:

@@ -21,16 +21,13 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
 
 from waste_sorting.adaptation.harvest import HarvestedItem, pick_sightings
 from waste_sorting.errors import DataError
-
-if TYPE_CHECKING:
-    from waste_sorting.evaluation.scoring import TruthItem
+from waste_sorting.evaluation.scoring import TruthItem
 
 MANIFEST = "manifest.csv"
 UNSURE = "unsure"
@@ -171,8 +168,6 @@ def labelled_truth(root: Path, bag: str, classes: Sequence[str]) -> tuple[list[T
     """The labelled items of ``bag`` as ground truth (its class is the folder its crops lie in now; its
     path the belt positions its crops were seen at), for scoring a recorded bag that has no ground
     truth of its own. Returns the items and how many labelled items had too few sightings to follow."""
-    from waste_sorting.evaluation.scoring import TruthItem
-
     crops, _ = read_labelled(root, classes)
     label_of = {c.path.name: c.label for c in crops}
     if not (root / MANIFEST).is_file():

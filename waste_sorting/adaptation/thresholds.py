@@ -20,6 +20,8 @@ from typing import Any
 
 import numpy as np
 
+from waste_sorting.evaluation.scoring import nearest_truth
+from waste_sorting.inference.classifier import softmax
 from waste_sorting.itemlist import ItemStatus
 
 
@@ -78,15 +80,15 @@ def choose_floors(table: ScoreTable, classes: list[str], bin_classes: list[str],
         if not len(floors):
             out.append(BinFloor(name, current[b], None, 0.0, False))
             continue
-        bound = wilson_lower(purity, np.arange(1, len(purity) + 1), max(z, 1.28))
-        ok = np.flatnonzero(wilson_lower(purity, np.arange(1, len(purity) + 1), z) >= target)
+        kept = np.arange(1, len(purity) + 1)
+        ok = np.flatnonzero(wilson_lower(purity, kept, z) >= target)
         if len(ok):
             i = int(ok[-1])  # the most items kept with purity still at target
             out.append(BinFloor(name, float(floors[i]), float(purity[i]), float(recovery[i]), True, i + 1))
         else:
             # The purity best supported by the data (Wilson lower bound), not the share of a lucky few:
             # 10 right of 10 beats 1 of 1.
-            i = int(np.argmax(bound))
+            i = int(np.argmax(wilson_lower(purity, kept, max(z, 1.28))))
             out.append(BinFloor(name, float(floors[i]), float(purity[i]), float(recovery[i]), False, i + 1))
     return out
 
@@ -135,10 +137,16 @@ TEMPERATURE_RANGE = (0.05, 20.0)  # the classifier parameter's range
 
 def tempered(probs: np.ndarray, temperature: float) -> np.ndarray:
     """softmax(logits / T) from softmax(logits): log p differs from the logits by a constant per row."""
-    z = np.log(np.clip(probs, 1e-12, 1.0)) / temperature
-    z -= z.max(axis=1, keepdims=True)
-    e = np.exp(z)
-    return e / e.sum(axis=1, keepdims=True)
+    return softmax(np.log(np.clip(probs, 1e-12, 1.0)) / temperature)
+
+
+def labelled_sightings(sightings: list[tuple[float, float, float, np.ndarray]], truth: list[Any]
+                       ) -> tuple[np.ndarray, np.ndarray]:
+    """(distributions, true classes) of the classifications (``BagLog.sightings``) that fall on a
+    truth item of a class the model has."""
+    rows = [(p, hit.class_id) for stamp, x, y, p in sightings
+            if (hit := nearest_truth(truth, stamp, x, y)) is not None and 0 <= hit.class_id < len(p)]
+    return np.array([p for p, _ in rows]).reshape(len(rows), -1), np.array([c for _, c in rows], int)
 
 
 def nll(probs: np.ndarray, labels: np.ndarray) -> float:

@@ -235,17 +235,18 @@ def _ejectors(args: argparse.Namespace) -> int:
 def _thresholds(args: argparse.Namespace) -> int:
     from waste_sorting import paths
     from waste_sorting.adaptation.thresholds import choose_floors, table_from_cell, write_params
+    from waste_sorting.bags.io import bag_name
     from waste_sorting.evaluation.offline import build_cell, cell_truth, read_bag, run_cell
 
     if not 0 < args.purity <= 1:
         raise UsageError(f"--purity {args.purity}: give a share between 0 and 1, e.g. 0.95")
     params = args.params or paths.default_params_file()
     cell, values = build_cell(params, args.model)
-    log = read_bag(args.bag, cell.detect, progress=f"classify {args.bag.name}", keep_probs=args.temperature)
+    log = read_bag(args.bag, cell.detect, progress=f"classify {bag_name(args.bag)}",
+                   keep_probs=args.temperature)
     before = run_cell(args.bag, cell, log)
     if args.labels is not None:
         from waste_sorting.adaptation.labelled import labelled_truth
-        from waste_sorting.bags.io import bag_name
 
         truth, short = labelled_truth(args.labels, bag_name(args.bag), cell.classes)
         print(f"truth: {len(truth)} labelled items of {bag_name(args.bag)} in {args.labels}"
@@ -263,7 +264,8 @@ def _thresholds(args: argparse.Namespace) -> int:
         if temperature is not None:
             overrides = {"classifier": {"temperature": temperature}}
             cell = build_cell(params, args.model, overrides)[0]
-            log = read_bag(args.bag, cell.detect, progress=f"classify {args.bag.name} at T {temperature:.2f}")
+            log = read_bag(args.bag, cell.detect,
+                           progress=f"classify {bag_name(args.bag)} at T {temperature:.2f}")
             run_cell(args.bag, cell, log)
     classes = cell.classes
     table = table_from_cell(cell.decisions, truth, len(classes))
@@ -310,21 +312,19 @@ def _fit_temperature(log: Any, truth: list[Any], current: float) -> float | None
         TEMPERATURE_RANGE,
         calibration_error,
         fit_temperature,
+        labelled_sightings,
         nll,
         tempered,
     )
-    from waste_sorting.evaluation.scoring import nearest_truth
 
-    rows = [(p, hit.class_id) for stamp, x, y, p in log.sightings
-            if (hit := nearest_truth(truth, stamp, x, y)) is not None and 0 <= hit.class_id < len(p)]
-    if len(rows) < 30 or len({c for _, c in rows}) < 2:
-        print(f"temperature: kept at {current:g} ({len(rows)} labelled sightings are too few to fit it)")
+    probs, labels = labelled_sightings(log.sightings, truth)
+    if len(labels) < 30 or len(set(labels.tolist())) < 2:
+        print(f"temperature: kept at {current:g} ({len(labels)} labelled sightings are too few to fit it)")
         return None
-    probs, labels = np.array([p for p, _ in rows]), np.array([c for _, c in rows])
     rel = fit_temperature(probs, labels)
     fitted = float(np.clip(current * rel, *TEMPERATURE_RANGE))
     after = tempered(probs, fitted / current)
-    print(f"temperature {current:g} -> {fitted:.3f}, fitted to {len(rows)} labelled sightings: negative "
+    print(f"temperature {current:g} -> {fitted:.3f}, fitted to {len(labels)} labelled sightings: negative "
           f"log-likelihood {nll(probs, labels):.3f} -> {nll(after, labels):.3f}, calibration error "
           f"{calibration_error(probs, labels):.3f} -> {calibration_error(after, labels):.3f}")
     return fitted if abs(fitted / current - 1) > 0.01 else None

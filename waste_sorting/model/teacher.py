@@ -12,6 +12,7 @@ import io
 
 import onnxruntime as ort
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from waste_sorting.model.registry import OPSET, embed_and_logits
@@ -26,6 +27,14 @@ class _EmbedAndLogits(nn.Module):
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         return embed_and_logits(self.net, x)
+
+
+def distillation_loss(logits: torch.Tensor, teacher_logits: torch.Tensor, temperature: float) -> torch.Tensor:
+    """KL from the teacher's full distribution to the student's at ``temperature`` (Hinton et al.), scaled
+    by T squared so its gradients keep their size whatever the temperature."""
+    t = temperature
+    return F.kl_div(F.log_softmax(logits / t, 1), F.log_softmax(teacher_logits / t, 1),
+                    reduction="batchmean", log_target=True) * t * t
 
 
 class OnnxTeacher:

@@ -36,7 +36,7 @@ from waste_sorting.model.dataset import AugmentedViews, preload
 from waste_sorting.model.metrics import classification_report, save_confusion_png, save_curves_png
 from waste_sorting.model.registry import TEACHER_ARCHS, build_network, embed_and_logits, embedding_dim
 from waste_sorting.model.runlock import lock_run_folder
-from waste_sorting.model.teacher import OnnxTeacher
+from waste_sorting.model.teacher import OnnxTeacher, distillation_loss
 
 
 @dataclass
@@ -318,9 +318,7 @@ def _train(args: TrainConfig) -> dict[str, Any]:
                 if args.teacher_tta:
                     t_emb2, t_logits2 = teacher(t_in.flip(3))
                     t_emb, t_logits = (t_emb + t_emb2) / 2, (t_logits + t_logits2) / 2
-                temp = args.kd_temperature
-                kd = F.kl_div(F.log_softmax(logits / temp, 1), F.log_softmax(t_logits / temp, 1),
-                              reduction="batchmean", log_target=True) * temp * temp
+                kd = distillation_loss(logits, t_logits, args.kd_temperature)
                 loss = args.kd_alpha * hard + (1 - args.kd_alpha) * kd
                 if projector is not None:
                     with torch.autocast("cpu", dtype=torch.bfloat16, enabled=args.bf16):
