@@ -18,10 +18,12 @@ from rclpy.node import Node
 from waste_sorting.errors import WasteSortingError
 from waste_sorting.signals import StopRequested, ignore_stop_signals, install_stop_handlers
 
+SPIN_POLL_S = 0.25  # the longest a stop waits if no wake-up reaches the executor
+
 
 def spin_node(factory: Callable[[], Node], args: list[str] | None = None) -> None:
     # Ours first: rclpy's handler (installed by init) wakes the executor and then calls ours.
-    install_stop_handlers()
+    stop = install_stop_handlers()
     rclpy.init(args=args)
     node = None
     code = 0
@@ -30,7 +32,9 @@ def spin_node(factory: Callable[[], Node], args: list[str] | None = None) -> Non
         node.get_logger().info(f"started as {node.get_fully_qualified_name()}")
         executor = MultiThreadedExecutor(num_threads=2)
         executor.add_node(node)
-        executor.spin()
+        stop.raises = False  # from here the loop watches the switch (rclpy's handler wakes the executor)
+        while not stop.requested.is_set() and rclpy.ok():
+            executor.spin_once(timeout_sec=SPIN_POLL_S)
     except (KeyboardInterrupt, StopRequested, ExternalShutdownException):
         pass
     except WasteSortingError as exc:  # a setting the node cannot run with: one line, no traceback
