@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 import yaml
 
 from waste_sorting.adaptation.harvest import HarvestedItem, Sighting, select, usefulness_order
@@ -126,6 +127,28 @@ def test_adapt_lowers_the_loss_on_its_crops_and_writes_a_model_the_cell_loads(ha
         return float(-np.log(p[np.arange(len(y)), y] + 1e-9).mean())
 
     assert loss(out) < loss(shipped_model) - 0.05, (loss(out), loss(shipped_model))
+
+
+def test_rehearsal_views_take_the_line_crops_colours(harvested, shipped_model, demo_images):
+    """Warm light on the line: the original images, rehearsed, are given its per-channel mean and spread."""
+    from waste_sorting.adaptation.adapt import _Rehearsal, load_crops
+    from waste_sorting.inference.metadata import ModelMetadata
+    from waste_sorting.inference.preprocess import normalize_batch
+
+    meta = ModelMetadata.for_model(shipped_model)
+    crops, _ = read_labelled(harvested, meta.classes)
+    line = torch.from_numpy(normalize_batch(load_crops(crops, meta.input_size), meta.mean, meta.std))
+    rehearsal = _Rehearsal(demo_images, meta.classes, meta.input_size, meta, seed=0)
+
+    def gap() -> float:
+        views, _ = rehearsal.batch(96)
+        return float((views.mean(dim=(0, 2, 3)) - line.mean(dim=(0, 2, 3))).abs().max())
+
+    before = gap()
+    rehearsal.match_colours(line)
+    after = gap()
+    assert before > 0.15, f"the warm line should differ from the studio photos ({before:.3f})"
+    assert after < before / 3, f"per-channel means still {after:.3f} apart (were {before:.3f})"
 
 
 def test_adapt_with_an_imagenet_teacher_records_it_and_learns_the_crops(harvested, shipped_model, tmp_path):

@@ -85,6 +85,8 @@ def add_adapt(p: argparse.ArgumentParser) -> None:
     p.add_argument("--rehearse", type=Path, default=None,
                    help="the original training folder (e.g. ../shared/data/trashnet): mixed into every batch "
                         "so the model keeps what it knew")
+    p.add_argument("--colour-match", action=argparse.BooleanOptionalAction, default=d.match_colours,
+                   help="give the rehearsal images the line crops' per-channel colour statistics")
     p.add_argument("--epochs", type=positive_int, default=d.epochs)
     p.add_argument("--batch-size", type=positive_int, default=d.batch_size)
     p.add_argument("--lr", type=float, default=d.lr)
@@ -108,7 +110,7 @@ def run_adapt(args: argparse.Namespace) -> dict[str, Any]:
                          "write the report to another file")
     cfg = AdaptConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, holdout=args.holdout,
                       bf16=args.bf16, threads=args.threads, teacher=args.teacher,
-                      teacher_epochs=args.teacher_epochs)
+                      teacher_epochs=args.teacher_epochs, match_colours=args.colour_match)
     report = adapt(args.data, args.base or paths.default_model(), args.out, args.rehearse, cfg, args.quiet)
     b, a, t = report["before"], report["after"], report["teacher"]
     if b["item_top1"] is None:
