@@ -92,7 +92,7 @@ def test_serial_port_override_reaches_the_actuator_whatever_the_params_file_hold
     assert "/dev/ttyUSB0" not in text
     camera = camera_log.read_text()
     assert "camera source 'device'" in camera and "'sim'" not in camera, camera
-    assert codes == [0, 0], f"exit codes {codes}"
+    assert codes == [0, 0], f"exit codes {codes}:\n{text}\n{camera}"
     assert "Traceback" not in text + camera
 
 

@@ -41,6 +41,11 @@ def spin_node(factory: Callable[[], Node], args: list[str] | None = None) -> Non
         name = node.get_name() if node is not None else "waste_sorting"
         print(f"[ERROR] [{name}]: {exc}", file=sys.stderr, flush=True)
         code = 1
+    except Exception:
+        # rclpy's handler shuts the context down as the signal comes, before ours runs: whatever used
+        # it in between (a wait, or building the node) fails with RCLError. That is the stop, not a fault.
+        if rclpy.ok():
+            raise
     finally:
         ignore_stop_signals()
         if node is not None:
