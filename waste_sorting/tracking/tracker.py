@@ -23,7 +23,7 @@ speed after the item left the camera.
 
 from __future__ import annotations
 
-from collections import Counter
+from collections import Counter, deque
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -101,8 +101,9 @@ class Track:
     status: int = ItemStatus.OBSERVED
     reason: int = MissReason.NONE
     seen_x: float = float("nan")    # the last sighting's own centre (the belt speed is measured from it)
-    edges: list[tuple[float, float]] = field(default_factory=list)  # (leading, trailing) edge of each whole
-    #                                  sighting, against the belt's travel then: constant for an item riding it
+    # (leading, trailing) edge of each whole sighting, against the belt's travel then: constant for an item
+    # riding it. The most recent EDGE_SIGHTINGS.
+    edges: deque[tuple[float, float]] = field(default_factory=lambda: deque(maxlen=EDGE_SIGHTINGS))
 
     def absorb_edges(self, x: float, length: float, s_now: float) -> None:
         """The item's extent from all its sightings, not the last: where light falls off or noise is high,
@@ -110,8 +111,6 @@ class Track:
         moved with the belt to one moment, are taken second-outermost once there are five sightings (one
         sighting merged with a neighbour does not stretch the item)."""
         self.edges.append((x + length / 2 - s_now, x - length / 2 - s_now))
-        if len(self.edges) > EDGE_SIGHTINGS:
-            del self.edges[0]
         leads = sorted(e[0] for e in self.edges)
         trails = sorted(e[1] for e in self.edges)
         k = 1 if len(self.edges) >= 5 else 0
@@ -251,7 +250,7 @@ class ConveyorTracker:
         if int(d["flags"]) & ItemFlags.TRUNCATED:
             return
         dt = stamp - tr.stamp
-        if dt > 1e-3 and tr.seen_x == tr.seen_x:
+        if dt > 1e-3:
             v = (float(d["x"]) - tr.seen_x) / dt
             if 0 <= v < 20:
                 self.measured_speed = v if self.measured_speed is None else \
@@ -271,7 +270,7 @@ class ConveyorTracker:
         tr = Track(self._next_id, float(d["x"]), float(d["y"]), stamp, s_now, float(d["length"]),
                    float(d["width"]), np.zeros(self.num_classes), first_stamp=stamp, last_capture=stamp)
         self._next_id += 1
-        tr.seen_x = float(d["x"])  # only whole sightings start a track
+        tr.seen_x = float(d["x"])  # only whole sightings start a track, so every track has one
         tr.absorb_edges(float(d["x"]), float(d["length"]), s_now)
         self._add_class(tr, d)
         self.tracks.append(tr)
