@@ -64,6 +64,26 @@ def test_a_bottle_with_a_neck_is_one_item_not_two():
     assert len(split) == 2
 
 
+def _star(cx: int, cy: int, r: int, spikes: int = 7) -> np.ndarray:
+    a = np.linspace(0, 2 * np.pi, 2 * spikes, endpoint=False)
+    rr = np.where(np.arange(2 * spikes) % 2 == 0, r, r * 0.4)
+    return np.stack([cx + rr * np.cos(a), cy + rr * np.sin(a)], 1).astype(np.int32)
+
+
+def test_a_ragged_item_with_a_waist_is_one_item_not_two():
+    # Two ragged lobes (crumpled foil, a torn box) joined by a waist: the watershed finds two cores,
+    # but neither part is convex, as each of two touching items would be.
+    frame = np.full((360, 640, 3), 60, np.uint8)
+    for cx in (250, 390):
+        cv2.fillPoly(frame, [_star(cx, 180, 60)], (170, 170, 180))
+    cv2.rectangle(frame, (250, 170), (390, 190), (170, 170, 180), -1)
+    blobs = BeltSegmenter(SegmentationConfig(downscale=1, settle_frames=0)).segment(frame)
+    assert len(blobs) == 1 and blobs[0].x0 < 200 and blobs[0].x1 > 440
+    # What the guard prevents: split by shape and part size alone, the item becomes two.
+    split = BeltSegmenter(SegmentationConfig(downscale=1, split_part_solidity=0.0, settle_frames=0)).segment(frame)
+    assert len(split) == 2
+
+
 def _belt(rng: np.random.Generator) -> np.ndarray:
     """A dark belt with lengthwise streaks (constant along each row) and sensor noise."""
     rows = 55 + rng.integers(-4, 5, size=(360, 1, 1))

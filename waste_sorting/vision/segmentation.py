@@ -18,7 +18,8 @@ chromaticity change below ``shade_chroma``, after Horprasert et al.'s
 background model), so such pixels are belt; dust specks are too small to
 survive the morphological opening and ``min_area_px``. Work is done on a
 downscaled frame; blobs whose shape says "two items touching" are split with
-a distance-transform watershed.
+a distance-transform watershed, when every part is convex (a ragged item cut
+at a waist is one item).
 """
 
 from __future__ import annotations
@@ -48,6 +49,7 @@ class SegmentationConfig:
     split_solidity: float = 0.88   # blobs less convex than this are split candidates
     split_min_part: float = 0.25   # each part of a split holds at least this share of the blob (a bottle's neck
                                    # is not an item of its own)
+    split_part_solidity: float = 0.8  # and is at least this convex (a ragged item is not two items)
 
 
 EXPOSURE_STEADY = 0.04  # a frame whose exposure moved less than this (relative, per channel) is steady
@@ -274,8 +276,7 @@ class BeltSegmenter:
 
     def _split(self, small: np.ndarray, contour: np.ndarray, min_area: float) -> list[np.ndarray]:
         area = cv2.contourArea(contour)
-        hull_area = cv2.contourArea(cv2.convexHull(contour))
-        if hull_area <= 0 or area / hull_area >= self.cfg.split_solidity or area < 2 * min_area:
+        if _solidity(contour) >= self.cfg.split_solidity or area < 2 * min_area:
             return [contour]
         x, y, bw, bh = cv2.boundingRect(contour)
         pad = 2
@@ -305,6 +306,10 @@ class BeltSegmenter:
                     part_areas.append(big_area)
         if len(parts) < 2 or min(part_areas) < self.cfg.split_min_part * area:
             return [contour]
+        # Two touching items are two convex-ish shapes; a single ragged item (crumpled foil, a torn box)
+        # cut at a narrow waist gives ragged parts. Split only when every part is convex.
+        if min(_solidity(p) for p in parts) < self.cfg.split_part_solidity:
+            return [contour]
         return parts
 
     @staticmethod
@@ -315,6 +320,12 @@ class BeltSegmenter:
         edge = x <= 1 or y <= 1 or x + bw >= w - 1 or y + bh >= h - 1
         return Blob(x * d, y * d, (x + bw) * d, (y + bh) * d, (cx + 0.5) * d, (cy + 0.5) * d,
                     float(m["m00"]) * d * d, edge, (contour.reshape(-1, 2) * d).astype(np.int32))
+
+
+def _solidity(contour: np.ndarray) -> float:
+    """Area over convex hull area: 1 for a convex shape (1 too for a degenerate one, never a split)."""
+    hull = cv2.contourArea(cv2.convexHull(contour))
+    return cv2.contourArea(contour) / hull if hull > 0 else 1.0
 
 
 def _shade(px: np.ndarray, belt: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
