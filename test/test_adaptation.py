@@ -129,6 +129,41 @@ def test_adapt_lowers_the_loss_on_its_crops_and_writes_a_model_the_cell_loads(ha
     assert loss(out) < loss(shipped_model) - 0.05, (loss(out), loss(shipped_model))
 
 
+def test_model_labelled_crops_are_trained_on_but_never_held_back(harvested, line_bag, shipped_model, tmp_path):
+    import shutil
+
+    from waste_sorting.adaptation.adapt import split_items
+    from waste_sorting.inference.metadata import ModelMetadata
+
+    # A person labelled half of the items; the model labels every item of the bag.
+    data = tmp_path / "labelled"
+    shutil.copytree(harvested, data)
+    crops, _ = read_labelled(data, CLASSES)
+    keys = sorted({c.item_key for c in crops})
+    for c in crops:
+        if c.item_key in keys[::2]:
+            c.path.unlink()
+    pseudo = tmp_path / "model-labelled"
+    assert main(["harvest", str(line_bag), "--out", str(pseudo), "--labels", "predicted", "--per-item", "2",
+                 "--unsure-below", "0", "--quiet"]) == 0
+    report_file, out = tmp_path / "report.json", tmp_path / "adapted.onnx"
+    assert main(["adapt", "--data", str(data), "--pseudo", str(pseudo), "--out", str(out), "--epochs", "1",
+                 "--quiet", "--threads", "2", "--json", str(report_file)]) == 0
+    import json
+
+    report = json.loads(report_file.read_text())
+    kept, _ = read_labelled(data, CLASSES)
+    _, held = split_items(kept, 0.2, 0)
+    assert report["held_back_items"] == len({c.item_key for c in held}) > 0  # from the person's labels only
+    training = ModelMetadata.for_model(out).training
+    # The model labels every item; those a person labelled keep the person's label and count once.
+    by_model = {c.item_key for c in read_labelled(pseudo, CLASSES)[0]}
+    kept_keys = {c.item_key for c in kept}
+    assert set(keys[::2]) <= by_model and kept_keys <= by_model
+    assert training["pseudo_items"] == len(by_model - kept_keys)
+    assert training["labelled_items"] == len(kept_keys) and training["pseudo_bags"] == ["lineA"]
+
+
 def test_rehearsal_views_take_the_line_crops_colours(harvested, shipped_model, demo_images):
     """Warm light on the line: the original images, rehearsed, are given its per-channel mean and spread."""
     from waste_sorting.adaptation.adapt import _Rehearsal, load_crops

@@ -151,8 +151,12 @@ class _Rehearsal:
 
 
 def adapt(data: Path, base: Path, out: Path, rehearse: Path | None = None, cfg: AdaptConfig | None = None,
-          quiet: bool = False) -> dict[str, Any]:
-    """Fine-tune ``base`` on the crops under ``data``; writes ``out`` (ONNX + sidecar) and returns a report."""
+          quiet: bool = False, pseudo: Path | None = None) -> dict[str, Any]:
+    """Fine-tune ``base`` on the crops under ``data``; writes ``out`` (ONNX + sidecar) and returns a report.
+
+    ``pseudo``: crops an adapted model labelled (a harvest with ``--labels predicted``), trained on but never
+    held back, so the before/after figure stays one of labels a person (or the truth) gave; an item that
+    ``data`` holds too keeps its label there."""
     from waste_sorting.model.export import export_network
     from waste_sorting.model.from_onnx import network_from_onnx
 
@@ -169,6 +173,8 @@ def adapt(data: Path, base: Path, out: Path, rehearse: Path | None = None, cfg: 
     meta = ModelMetadata.for_model(base)
     crops, skipped = read_labelled(data, meta.classes)
     train, held = split_items(crops, cfg.holdout, cfg.seed)
+    extra = _pseudo_labelled(pseudo, meta.classes, {c.item_key for c in crops}) if pseudo else []
+    train = train + extra
     size = meta.input_size
     x_train, y_train = load_crops(train, size), np.array([c.label for c in train])
     x_held = load_crops(held, size)
@@ -177,6 +183,9 @@ def adapt(data: Path, base: Path, out: Path, rehearse: Path | None = None, cfg: 
           f"({', '.join(f'{k} {v}' for k, v in sorted(counts.items()))}); "
           f"holding back {len({c.item_key for c in held})} items"
           + (f"; skipped {', '.join(f'{k}/ ({v})' for k, v in skipped.items())}" if skipped else ""), flush=True)
+    if pseudo:
+        print(f"model-labelled: {len(extra)} crops of {len({c.item_key for c in extra})} more items from {pseudo} "
+              "(trained on, never held back)", flush=True)
     before = _score(ImageClassifier(base, "onnxruntime"), x_held, held)
 
     rehearsal = _Rehearsal(rehearse, meta.classes, size, meta, cfg.seed) if rehearse else None
@@ -196,6 +205,8 @@ def adapt(data: Path, base: Path, out: Path, rehearse: Path | None = None, cfg: 
         "adapted_from": str(base), "base_sha256": file_sha256(base), "data": str(data),
         "bags": _bags_of(data), "labelled_items": len({c.item_key for c in crops}), "labelled_crops": len(crops),
         "per_class": dict(counts), "rehearse": str(rehearse) if rehearse else None,
+        "pseudo": str(pseudo) if pseudo else None, "pseudo_items": len({c.item_key for c in extra}),
+        "pseudo_bags": _bags_of(pseudo) if pseudo else [],
         "rehearsal_colours_matched": bool(rehearsal is not None and cfg.match_colours), "epochs": cfg.epochs,
         "lr": cfg.lr, "bf16": cfg.bf16, "base_training": meta.training,
         "teacher": {"arch": cfg.teacher, "epochs": cfg.teacher_epochs, "kd_alpha": cfg.kd_alpha,
@@ -215,6 +226,12 @@ def adapt(data: Path, base: Path, out: Path, rehearse: Path | None = None, cfg: 
 
     new_meta.write(sidecar_path(out), out)
     return report
+
+
+def _pseudo_labelled(root: Path, classes: list[str], labelled: set[str]) -> list[LabelledCrop]:
+    """The crops of ``root`` whose items are not labelled already."""
+    crops, _ = read_labelled(root, classes)
+    return [c for c in crops if c.item_key not in labelled]
 
 
 class _Batches:

@@ -85,6 +85,9 @@ def add_adapt(p: argparse.ArgumentParser) -> None:
     p.add_argument("--rehearse", type=Path, default=None,
                    help="the original training folder (e.g. ../shared/data/trashnet): mixed into every batch "
                         "so the model keeps what it knew")
+    p.add_argument("--pseudo", type=Path, default=None,
+                   help="crops an adapted model labelled (`harvest OTHER_BAG --labels predicted --model "
+                        "ADAPTED.onnx`): trained on too, never held back")
     p.add_argument("--colour-match", action=argparse.BooleanOptionalAction, default=d.match_colours,
                    help="give the rehearsal images the line crops' per-channel colour statistics")
     p.add_argument("--epochs", type=positive_int, default=d.epochs)
@@ -111,7 +114,8 @@ def run_adapt(args: argparse.Namespace) -> dict[str, Any]:
     cfg = AdaptConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, holdout=args.holdout,
                       bf16=args.bf16, threads=args.threads, teacher=args.teacher,
                       teacher_epochs=args.teacher_epochs, match_colours=args.colour_match)
-    report = adapt(args.data, args.base or paths.default_model(), args.out, args.rehearse, cfg, args.quiet)
+    report = adapt(args.data, args.base or paths.default_model(), args.out, args.rehearse, cfg, args.quiet,
+                   args.pseudo)
     b, a, t = report["before"], report["after"], report["teacher"]
     if b["item_top1"] is None:
         print("too few labelled items to hold any back: no before/after figure")
