@@ -5,7 +5,8 @@ no training run folder is needed. Batches mix the line's crops with belt views
 of the original training images (rehearsal), so the model learns the line
 without forgetting the rest. A fifth of the labelled *items* (all crops of an
 item together) is held back and scored before and after, through the same
-ONNX Runtime path the cell runs.
+ONNX Runtime path the cell runs. Crops an adapted model labelled (``pseudo``)
+add items a person did not label: trained on, never held back.
 
 With ``teacher`` (an ImageNet EfficientNet-Lite), that network is fine-tuned
 on the same batches first and the student then learns from its full
