@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import csv
+import json
+import shutil
 from collections import Counter
 from pathlib import Path
 
@@ -130,8 +132,6 @@ def test_adapt_lowers_the_loss_on_its_crops_and_writes_a_model_the_cell_loads(ha
 
 
 def test_model_labelled_crops_are_trained_on_but_never_held_back(harvested, line_bag, shipped_model, tmp_path):
-    import shutil
-
     from waste_sorting.adaptation.adapt import split_items
     from waste_sorting.inference.metadata import ModelMetadata
 
@@ -149,8 +149,6 @@ def test_model_labelled_crops_are_trained_on_but_never_held_back(harvested, line
     report_file, out = tmp_path / "report.json", tmp_path / "adapted.onnx"
     assert main(["adapt", "--data", str(data), "--pseudo", str(pseudo), "--out", str(out), "--epochs", "1",
                  "--quiet", "--threads", "2", "--json", str(report_file)]) == 0
-    import json
-
     report = json.loads(report_file.read_text())
     kept, _ = read_labelled(data, CLASSES)
     _, held = split_items(kept, 0.2, 0)

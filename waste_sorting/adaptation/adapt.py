@@ -175,6 +175,7 @@ def adapt(data: Path, base: Path, out: Path, rehearse: Path | None = None, cfg: 
     crops, skipped = read_labelled(data, meta.classes)
     train, held = split_items(crops, cfg.holdout, cfg.seed)
     extra = _pseudo_labelled(pseudo, meta.classes, {c.item_key for c in crops}) if pseudo else []
+    pseudo_items = len({c.item_key for c in extra})
     train = train + extra
     size = meta.input_size
     x_train, y_train = load_crops(train, size), np.array([c.label for c in train])
@@ -185,7 +186,7 @@ def adapt(data: Path, base: Path, out: Path, rehearse: Path | None = None, cfg: 
           f"holding back {len({c.item_key for c in held})} items"
           + (f"; skipped {', '.join(f'{k}/ ({v})' for k, v in skipped.items())}" if skipped else ""), flush=True)
     if pseudo:
-        print(f"model-labelled: {len(extra)} crops of {len({c.item_key for c in extra})} more items from {pseudo} "
+        print(f"model-labelled: {len(extra)} crops of {pseudo_items} more items from {pseudo} "
               "(trained on, never held back)", flush=True)
     before = _score(ImageClassifier(base, "onnxruntime"), x_held, held)
 
@@ -206,7 +207,7 @@ def adapt(data: Path, base: Path, out: Path, rehearse: Path | None = None, cfg: 
         "adapted_from": str(base), "base_sha256": file_sha256(base), "data": str(data),
         "bags": _bags_of(data), "labelled_items": len({c.item_key for c in crops}), "labelled_crops": len(crops),
         "per_class": dict(counts), "rehearse": str(rehearse) if rehearse else None,
-        "pseudo": str(pseudo) if pseudo else None, "pseudo_items": len({c.item_key for c in extra}),
+        "pseudo": str(pseudo) if pseudo else None, "pseudo_items": pseudo_items,
         "pseudo_bags": _bags_of(pseudo) if pseudo else [],
         "rehearsal_colours_matched": bool(rehearsal is not None and cfg.match_colours), "epochs": cfg.epochs,
         "lr": cfg.lr, "bf16": cfg.bf16, "base_training": meta.training,
