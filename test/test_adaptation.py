@@ -21,6 +21,7 @@ from waste_sorting.cli import main
 from waste_sorting.errors import DataError
 from waste_sorting.simulation.belt import SimConfig
 from waste_sorting.simulation.speed import SpeedProfile
+from waste_sorting.tracking import CLOSED_FLOOR
 
 CLASSES = ["cardboard", "glass", "metal", "paper", "plastic", "trash"]
 
@@ -235,8 +236,15 @@ def test_floors_keep_every_bin_at_the_target_with_the_best_recovery():
     # a: purity stays 1.0 down to 0.72, then 6/7 < 0.9; the lowest floor at target keeps 6 of 8.
     assert a.reached and a.floor == pytest.approx(0.72) and a.purity == 1.0 and a.recovery == pytest.approx(6 / 8)
     assert b.reached and b.floor == pytest.approx(0.5) and b.recovery == 1.0
-    # c: the best it can do is 2 of 3 (floor 0.7), and it says the target was not reached.
-    assert not c.reached and c.purity == pytest.approx(2 / 3) and c.floor == pytest.approx(0.7)
+    assert not a.closed and not b.closed
+    # c: no floor keeps it at 0.9, so it is closed (the other bins keep the target); the best it could
+    # do, 2 of 3 at floor 0.7, is what the caller reports.
+    assert not c.reached and c.closed and c.floor == CLOSED_FLOOR
+    assert c.purity == pytest.approx(2 / 3) and c.best_floor == pytest.approx(0.7)
+    # Asked to sort it anyway, it gets that best floor.
+    best = choose_floors(table, names, ["a", "b", "c"], 0.9, [0.5, 0.5, 0.5], unreachable="best")
+    assert [f.floor for f in best[:2]] == [a.floor, b.floor]
+    assert not best[2].reached and not best[2].closed and best[2].floor == pytest.approx(0.7)
     # Asking the target of the Wilson lower bound: 7 right of 9 passes 0.75 as measured, not as a bound.
     plain = choose_floors(table, names, ["a"], 0.75, [0.5])[0]
     cautious = choose_floors(table, names, ["a"], 0.75, [0.5], z=1.28)[0]
@@ -248,7 +256,7 @@ def test_floors_keep_every_bin_at_the_target_with_the_best_recovery():
     conf = np.linspace(0.99, 0.5, 13)
     right = np.array([1, 0, 0] + [1] * 10)
     few = choose_floors(ScoreTable(np.zeros(13, int), conf, 1 - right, np.array([11, 2])), ["x", "y"], ["x"],
-                        0.99, [0.5], z=1.28)[0]
+                        0.99, [0.5], z=1.28, unreachable="best")[0]
     assert not few.reached and few.floor == pytest.approx(0.5) and few.purity == pytest.approx(11 / 13)
 
 
@@ -304,6 +312,18 @@ def test_compare_and_calibrate_thresholds_on_a_bag(line_bag, harvested, shipped_
     section = next(v for k, v in written.items() if k.endswith("classifier"))["ros__parameters"]
     if "fitted to" in text:  # the temperature goes into the file with the floors
         assert f"-> {section['temperature']:.3f}" in text
+    # A target no bin can keep on this bag's few items: every such bin is closed in the file, and said so.
+    strict = tmp_path / "strict.yaml"
+    code = main(["calibrate", "thresholds", str(line_bag), "--purity", "0.99", "--no-temperature",
+                 "--out", str(strict)])
+    text = capsys.readouterr().out
+    rows = {line.split()[0]: line.split()[1] for line in text.splitlines()
+            if line.split() and line.split()[0] in CLASSES[:5]}
+    floors = next(v for k, v in yaml.safe_load(strict.read_text()).items()
+                  if k.endswith("tracker"))["ros__parameters"]["bin_min_confidence"]
+    assert [f == CLOSED_FLOOR for f in floors] == [rows[c] == "closed" for c in CLASSES[:5]], text
+    assert any(f == CLOSED_FLOOR for f in floors) and "closed bins sort nothing" in text
+    assert code == (1 if all(f == CLOSED_FLOOR for f in floors) else 0), text
     assert main(["evaluate", str(line_bag), "--compare", str(shipped_model), str(shipped_model)]) == 0
     text = capsys.readouterr().out
     assert "classification" in text and "0 items classified differently" in text

@@ -6,7 +6,7 @@ from waste_sorting.itemlist import ItemStatus, MissReason
 from waste_sorting.scheduling.ejection import EjectorGeometry
 from waste_sorting.simulation.speed import SpeedProfile
 from waste_sorting.tracking.odometry import BeltOdometry
-from waste_sorting.tracking.tracker import BinMap, ConveyorTracker, TrackerConfig
+from waste_sorting.tracking.tracker import CLOSED_FLOOR, BinMap, ConveyorTracker, TrackerConfig
 
 CLASSES = ["cardboard", "glass", "metal", "paper", "plastic", "trash"]
 GEOM = EjectorGeometry(x=[1.4, 1.7, 2.0, 2.3, 2.6])
@@ -84,6 +84,17 @@ def test_low_confidence_goes_to_residue():
     (decision,) = run(make_tracker(2.0, min_conf=0.5), items, profile, t_end=1.5)
     assert decision.record["status"] == ItemStatus.PASSED
     assert decision.record["reason"] == MissReason.LOW_CONFIDENCE
+
+
+def test_a_closed_bin_passes_even_a_certain_item_and_says_why():
+    profile = SpeedProfile.constant(2.0)
+    items = [dict(x0=-0.06, t0=0.0, y=0.0, cls=2, conf=1.0), dict(x0=-0.06, t0=0.5, y=0.0, cls=1, conf=0.9)]
+    bins = BinMap(CLASSES, CLASSES[:5], [0.5, 0.5, CLOSED_FLOOR, 0.5, 0.5])  # metal closed
+    tracker = ConveyorTracker(TrackerConfig(view_x_max=1.0), bins, GEOM, BeltOdometry(2.0))
+    metal, glass = sorted(run(tracker, items, profile, t_end=2.0), key=lambda d: float(d.record["stamp"]))
+    assert metal.record["status"] == ItemStatus.PASSED and metal.record["reason"] == MissReason.BIN_CLOSED
+    assert metal.record["confidence"] == pytest.approx(1.0)
+    assert glass.record["status"] == ItemStatus.REQUESTED and int(glass.record["ejector"]) == 1
 
 
 def test_class_evidence_is_fused_over_sightings():

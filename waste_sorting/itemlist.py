@@ -73,6 +73,7 @@ class MissReason(IntEnum):
     NO_BIN = 8
     UNCLASSIFIED = 9
     OVERLAP = 10  # the pulse would also blow a neighbour bound elsewhere: one bank cannot separate them
+    BIN_CLOSED = 11  # its bin's floor is 1: closed (no floor keeps that bin at its purity target)
 
 
 def empty(n: int = 0) -> np.ndarray:

@@ -5,7 +5,10 @@ the class and fused confidence the tracker decided on (what
 ``bin_min_confidence`` is compared with), matched to its ground truth; items
 the cell never saw count against recovery. For each bin the lowest floor whose
 selection keeps purity at or above the target is chosen: the lowest floor
-keeps the most items, so it is the one with the best recovery.
+keeps the most items, so it is the one with the best recovery. A bin no floor
+keeps at the target is closed (floor 1: its items pass to the residue), so the
+bins that do sort keep the purity asked for; ``unreachable="best"`` sorts it at
+the floor the data supports best instead.
 
 First a temperature is fitted to the labelled sightings, so that a
 confidence of 0.8 is right about 8 times in 10 on this line; the floors are
@@ -23,6 +26,7 @@ import numpy as np
 from waste_sorting.evaluation.scoring import nearest_truth
 from waste_sorting.inference.classifier import softmax
 from waste_sorting.itemlist import ItemStatus
+from waste_sorting.tracking.tracker import CLOSED_FLOOR
 
 
 @dataclass
@@ -46,14 +50,25 @@ class ScoreTable:
         return conf, hits / kept, hits / total
 
 
+UNREACHABLE = ("close", "best")  # what a bin that cannot keep the target gets
+
+
 @dataclass
 class BinFloor:
+    """One bin's floor; where the target is out of reach, ``purity``, ``recovery`` and ``kept`` describe
+    the best the data supports (at ``best_floor``), and ``floor`` is that or ``CLOSED_FLOOR``."""
+
     name: str
     floor: float
     purity: float | None
     recovery: float
     reached: bool
     kept: int = 0   # decided items at or above the floor
+    best_floor: float | None = None  # out of reach: the floor the data supports best
+
+    @property
+    def closed(self) -> bool:
+        return self.floor >= CLOSED_FLOOR
 
 
 def wilson_lower(purity: np.ndarray, kept: np.ndarray, z: float) -> np.ndarray:
@@ -67,18 +82,20 @@ def wilson_lower(purity: np.ndarray, kept: np.ndarray, z: float) -> np.ndarray:
 
 
 def choose_floors(table: ScoreTable, classes: list[str], bin_classes: list[str], target: float,
-                  current: list[float], z: float = 0.0) -> list[BinFloor]:
-    """The floor per bin meeting ``target`` purity with the best recovery; where no floor meets it,
-    the floor whose purity the data supports best (highest Wilson lower bound; ``reached`` False), so
-    the caller can say so. With ``z`` > 0 the
-    purity that must meet the target is the Wilson lower bound, not the share measured: a floor
+                  current: list[float], z: float = 0.0, unreachable: str = "close") -> list[BinFloor]:
+    """The floor per bin meeting ``target`` purity with the best recovery. Where no floor meets it
+    (``reached`` False), the bin is closed, or with ``unreachable="best"`` gets the floor whose purity
+    the data supports best (highest Wilson lower bound); either way the caller can say so. With ``z`` > 0
+    the purity that must meet the target is the Wilson lower bound, not the share measured: a floor
     that 8 lucky items pass is not trusted to hold on the next bag."""
+    if unreachable not in UNREACHABLE:
+        raise ValueError(f"unreachable must be one of {UNREACHABLE}")
     out = []
     for b, name in enumerate(bin_classes):
         c = classes.index(name)
         floors, purity, recovery = table.curve(c)
-        if not len(floors):
-            out.append(BinFloor(name, current[b], None, 0.0, False))
+        if not len(floors):  # nothing decided for it: no evidence that it keeps the target
+            out.append(BinFloor(name, CLOSED_FLOOR if unreachable == "close" else current[b], None, 0.0, False))
             continue
         kept = np.arange(1, len(purity) + 1)
         ok = np.flatnonzero(wilson_lower(purity, kept, z) >= target)
@@ -89,7 +106,9 @@ def choose_floors(table: ScoreTable, classes: list[str], bin_classes: list[str],
             # The purity best supported by the data (Wilson lower bound), not the share of a lucky few:
             # 10 right of 10 beats 1 of 1.
             i = int(np.argmax(wilson_lower(purity, kept, max(z, 1.28))))
-            out.append(BinFloor(name, float(floors[i]), float(purity[i]), float(recovery[i]), False, i + 1))
+            best = float(floors[i])
+            out.append(BinFloor(name, CLOSED_FLOOR if unreachable == "close" else best, float(purity[i]),
+                                float(recovery[i]), False, i + 1, best))
     return out
 
 
@@ -118,15 +137,15 @@ def plot_frontier(path: Path, table: ScoreTable, classes: list[str], bin_classes
     for name, f in zip(bin_classes, floors, strict=True):
         _, purity, recovery = table.curve(classes.index(name))
         line = ax.plot(recovery, purity, label=name)[0]
-        if f.purity is not None:
-            ax.plot([f.recovery], [f.purity], "o", color=line.get_color())
+        if f.purity is not None:  # a closed bin: a cross at the best it could do
+            ax.plot([f.recovery], [f.purity], "x" if f.closed else "o", color=line.get_color())
     ax.axhline(target, color="k", ls="--", lw=0.8, label=f"target {target:.2f}")
     ax.set_xlabel("recovery (share of the class's items kept)")
     ax.set_ylabel("purity (share of kept items that are the class)")
     ax.set_xlim(0, 1)
     ax.set_ylim(0, 1.02)
     ax.legend(loc="lower left", fontsize=8)
-    ax.set_title("purity-recovery frontier per bin (dots: chosen floors)")
+    ax.set_title("purity-recovery frontier per bin (dots: chosen floors; x: closed bins' best)")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)

@@ -17,6 +17,7 @@ from waste_sorting.cli.argtypes import non_negative_int, positive_float, positiv
 from waste_sorting.errors import DataError, UsageError
 
 LABELS = ("predicted", "truth")
+UNREACHABLE = ("close", "best")  # adaptation.thresholds.UNREACHABLE, kept here so --help imports no cv2
 
 
 def add_harvest(p: argparse.ArgumentParser) -> None:
@@ -169,6 +170,9 @@ def add_calibrate(p: argparse.ArgumentParser) -> None:
     t.add_argument("--z", type=float, default=1.28,
                    help="the target must hold for the Wilson lower bound at this z (1.28: 90 %% one-sided), "
                         "so that floors carry over to other items; 0: for the measured share itself")
+    t.add_argument("--unreachable", choices=UNREACHABLE, default="close",
+                   help="a bin no floor keeps at the target: close it (floor 1, its items pass) so the bins "
+                        "that sort keep the purity asked for, or sort it at the best floor the data supports")
     t.add_argument("--temperature", action=argparse.BooleanOptionalAction, default=True,
                    help="first fit the classifier's softmax temperature to the bag's labelled sightings "
                         "(written to the params file with the floors)")
@@ -277,27 +281,24 @@ def _thresholds(args: argparse.Namespace) -> int:
     table = table_from_cell(cell.decisions, truth, len(classes))
     tv = values["tracker"]
     floors = choose_floors(table, classes, list(tv["bin_classes"]), args.purity, list(tv["bin_min_confidence"]),
-                           args.z)
+                           args.z, args.unreachable)
     print(f"{len(table.predicted)} decided items of {len(truth)} in {args.bag}; target purity {args.purity:.2f}")
-    print(f"{'bin':>10s}  floor  purity  recovery   (classification only, before pulses)")
+    print(f"{'bin':>10s}   floor  purity  recovery   (classification only, before pulses)")
     for f in floors:
-        pur = "  n/a " if f.purity is None else f"{f.purity:.3f}"
-        note = "" if f.reached else (
-            f"   at target here, but {f.kept} items are too few to trust it on other items (--z {args.z:g})"
-            if f.purity is not None and f.purity >= args.purity else
-            "   target not reachable: this is the purity the data supports best")
-        print(f"{f.name:>10s}  {f.floor:.3f}  {pur}  {f.recovery:.3f}{note}")
+        print(_floor_line(f, args.purity, args.z))
+    if any(f.closed for f in floors):
+        print("closed bins sort nothing: their items pass to the residue. Label more of their items and adapt "
+              "again, or give --unreachable best to sort them at their best floor below the target")
     write_params(params, args.out, [f.floor for f in floors], temperature)
     if args.labels is not None:  # the bag's pulses can only be scored against ground truth of its own
         print(f"wrote {args.out}; check it on another labelled bag: waste-sorting calibrate thresholds OTHER_BAG "
               f"--labels OTHER_LABELS --params {args.out} ...")
         return _frontier_and_code(args, table, classes, list(values["tracker"]["bin_classes"]), floors)
     after = run_cell(args.bag, build_cell(args.out, args.model, detect=cell.detect)[0], log)  # same frames
-    print(f"wrote {args.out}; on this bag, pulses scored: purity {before['purity']['overall']:.3f} -> "
-          f"{after['purity']['overall']:.3f}, recovery {before['recovery']['overall']:.3f} -> "
-          f"{after['recovery']['overall']:.3f}")
-    print("per bin purity: " + ", ".join(f"{k} {v:.3f}" if v is not None else f"{k} n/a"
-                                         for k, v in after["purity"].items() if k != "overall"))
+    print(f"wrote {args.out}; on this bag, pulses scored: purity {_share(before['purity']['overall'])} -> "
+          f"{_share(after['purity']['overall'])}, recovery {_share(before['recovery']['overall'])} -> "
+          f"{_share(after['recovery']['overall'])}")
+    print("per bin purity: " + ", ".join(f"{k} {_share(v)}" for k, v in after["purity"].items() if k != "overall"))
     print(f"check it holds on other items: waste-sorting evaluate OTHER_BAG --params {args.out}")
     return _frontier_and_code(args, table, classes, list(tv["bin_classes"]), floors)
 
@@ -309,7 +310,27 @@ def _frontier_and_code(args: argparse.Namespace, table: Any, classes: list[str],
     if args.plot:
         plot_frontier(args.plot, table, classes, bin_classes, floors, args.purity)
         print(f"wrote {args.plot}")
-    return 0 if all(f.reached for f in floors) else 1
+    return 0 if all(f.reached or f.closed for f in floors) and not all(f.closed for f in floors) else 1
+
+
+def _share(v: float | None) -> str:
+    return "n/a" if v is None else f"{v:.3f}"
+
+
+def _floor_line(f: Any, target: float, z: float) -> str:
+    """One bin's row: its floor, or closed, and why a target out of reach is out of reach."""
+    shown = "closed" if f.closed else f"{f.floor:.3f}"
+    if f.purity is None:
+        return f"{f.name:>10s}  {shown:>6s}    n/a   0.000   no item was decided for this bin" + (
+            "" if f.closed else ": floor kept")
+    row = f"{f.name:>10s}  {shown:>6s}  {f.purity:.3f}  {0.0 if f.closed else f.recovery:.3f}"
+    if f.reached:
+        return row
+    why = (f"at target here, but {f.kept} item{'s are' if f.kept > 1 else ' is'} too few to trust it on other "
+           f"items (--z {z:g})" if f.purity >= target else "target not reachable")
+    if f.closed:
+        return f"{row}   {why}; at best purity {f.purity:.3f}, recovery {f.recovery:.3f} (floor {f.best_floor:.3f})"
+    return f"{row}   {why}: this is the purity the data supports best"
 
 
 def _fit_temperature(log: Any, truth: list[Any], current: float) -> float | None:

@@ -34,6 +34,8 @@ from waste_sorting.itemlist import ItemFlags, ItemStatus, MissReason
 from waste_sorting.scheduling.ejection import EjectorGeometry, PulsePlan, plan_pulse
 from waste_sorting.tracking.odometry import BeltOdometry
 
+CLOSED_FLOOR = 1.0  # bin_min_confidence of a closed bin
+
 
 @dataclass
 class BinMap:
@@ -51,6 +53,10 @@ class BinMap:
             raise ValueError(f"bin_classes names unknown classes {sorted(unknown)}; model has {self.classes}")
         if any(not 0.0 <= c <= 1.0 for c in self.min_confidence):
             raise ValueError("bin_min_confidence values must be within [0, 1]")
+
+    def closed(self, ejector: int) -> bool:
+        """A floor of 1 closes the bin: its items pass (no confidence is ever above 1)."""
+        return self.min_confidence[ejector] >= CLOSED_FLOOR
 
     def ejector_for(self, class_id: int) -> int:
         if not 0 <= class_id < len(self.classes):
@@ -352,6 +358,8 @@ class ConveyorTracker:
             return self._terminal(tr, now, ItemStatus.MISSED, MissReason.UNCLASSIFIED)
         if ejector < 0:
             return self._terminal(tr, now, ItemStatus.PASSED, MissReason.NO_BIN)
+        if self.bins.closed(ejector):
+            return self._terminal(tr, now, ItemStatus.PASSED, MissReason.BIN_CLOSED)
         if conf < self.bins.min_confidence[ejector]:
             return self._terminal(tr, now, ItemStatus.PASSED, MissReason.LOW_CONFIDENCE)
         tr.pending_ejector = ejector
