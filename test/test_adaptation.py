@@ -250,8 +250,10 @@ def test_floors_keep_every_bin_at_the_target_with_the_best_recovery():
     cautious = choose_floors(table, names, ["a"], 0.75, [0.5], z=1.28)[0]
     assert plain.floor == pytest.approx(0.5) and plain.recovery == pytest.approx(7 / 8)
     assert cautious.floor == pytest.approx(0.72) and cautious.recovery == pytest.approx(6 / 8)
-    # and 6 right of 6 is not enough evidence for 0.9.
-    assert not choose_floors(table, names, ["a"], 0.9, [0.5], z=1.28)[0].reached
+    # 6 right of 6 is not enough evidence for 0.9: not reached, but at the target as measured, so it
+    # sorts at the floor the data supports best (and the caller says so) rather than closing.
+    thin = choose_floors(table, names, ["a"], 0.9, [0.5], z=1.28)[0]
+    assert not thin.reached and not thin.closed and thin.purity == 1.0 and thin.floor == pytest.approx(0.72)
     # Out of reach, the floor is the one the data supports best: 11 right of 13, not 1 right of 1.
     conf = np.linspace(0.99, 0.5, 13)
     right = np.array([1, 0, 0] + [1] * 10)
@@ -323,7 +325,7 @@ def test_compare_and_calibrate_thresholds_on_a_bag(line_bag, harvested, shipped_
                   if k.endswith("tracker"))["ros__parameters"]["bin_min_confidence"]
     assert [f == CLOSED_FLOOR for f in floors] == [rows[c] == "closed" for c in CLASSES[:5]], text
     assert any(f == CLOSED_FLOOR for f in floors) and "closed bins sort nothing" in text
-    assert code == (1 if all(f == CLOSED_FLOOR for f in floors) else 0), text
+    assert code == 1, text  # no open bin keeps 0.99 with a handful of items to show for it
     assert main(["evaluate", str(line_bag), "--compare", str(shipped_model), str(shipped_model)]) == 0
     text = capsys.readouterr().out
     assert "classification" in text and "0 items classified differently" in text

@@ -5,10 +5,10 @@ the class and fused confidence the tracker decided on (what
 ``bin_min_confidence`` is compared with), matched to its ground truth; items
 the cell never saw count against recovery. For each bin the lowest floor whose
 selection keeps purity at or above the target is chosen: the lowest floor
-keeps the most items, so it is the one with the best recovery. A bin no floor
-keeps at the target is closed (floor 1: its items pass to the residue), so the
-bins that do sort keep the purity asked for; ``unreachable="best"`` sorts it at
-the floor the data supports best instead.
+keeps the most items, so it is the one with the best recovery. A bin that is
+below the target at every floor is closed (floor 1: its items pass to the
+residue), so the bins that do sort keep the purity asked for;
+``unreachable="best"`` sorts it at the floor the data supports best instead.
 
 First a temperature is fitted to the labelled sightings, so that a
 confidence of 0.8 is right about 8 times in 10 on this line; the floors are
@@ -83,11 +83,12 @@ def wilson_lower(purity: np.ndarray, kept: np.ndarray, z: float) -> np.ndarray:
 
 def choose_floors(table: ScoreTable, classes: list[str], bin_classes: list[str], target: float,
                   current: list[float], z: float = 0.0, unreachable: str = "close") -> list[BinFloor]:
-    """The floor per bin meeting ``target`` purity with the best recovery. Where no floor meets it
-    (``reached`` False), the bin is closed, or with ``unreachable="best"`` gets the floor whose purity
-    the data supports best (highest Wilson lower bound); either way the caller can say so. With ``z`` > 0
-    the purity that must meet the target is the Wilson lower bound, not the share measured: a floor
-    that 8 lucky items pass is not trusted to hold on the next bag."""
+    """The floor per bin meeting ``target`` purity with the best recovery. With ``z`` > 0 the purity that
+    must meet the target is the Wilson lower bound, not the share measured: a floor that 8 lucky items
+    pass is not trusted to hold on the next bag. Where no floor meets it (``reached`` False), the bin
+    gets the floor whose purity the data supports best (highest Wilson lower bound) if the share
+    measured there is at the target (too few items to trust, not too many wrong); if even that share
+    is below the target, the bin is closed (``unreachable="best"``: sorted there all the same)."""
     if unreachable not in UNREACHABLE:
         raise ValueError(f"unreachable must be one of {UNREACHABLE}")
     out = []
@@ -107,7 +108,9 @@ def choose_floors(table: ScoreTable, classes: list[str], bin_classes: list[str],
             # 10 right of 10 beats 1 of 1.
             i = int(np.argmax(wilson_lower(purity, kept, max(z, 1.28))))
             best = float(floors[i])
-            out.append(BinFloor(name, CLOSED_FLOOR if unreachable == "close" else best, float(purity[i]),
+            # At target there but on too few items to trust: sorted there, and said so. Below it: closed.
+            below = purity[i] < target and unreachable == "close"
+            out.append(BinFloor(name, CLOSED_FLOOR if below else best, float(purity[i]),
                                 float(recovery[i]), False, i + 1, best))
     return out
 

@@ -171,7 +171,7 @@ def add_calibrate(p: argparse.ArgumentParser) -> None:
                    help="the target must hold for the Wilson lower bound at this z (1.28: 90 %% one-sided), "
                         "so that floors carry over to other items; 0: for the measured share itself")
     t.add_argument("--unreachable", choices=UNREACHABLE, default="close",
-                   help="a bin no floor keeps at the target: close it (floor 1, its items pass) so the bins "
+                   help="a bin below the target at every floor: close it (floor 1, its items pass) so the bins "
                         "that sort keep the purity asked for, or sort it at the best floor the data supports")
     t.add_argument("--temperature", action=argparse.BooleanOptionalAction, default=True,
                    help="first fit the classifier's softmax temperature to the bag's labelled sightings "
@@ -310,6 +310,7 @@ def _frontier_and_code(args: argparse.Namespace, table: Any, classes: list[str],
     if args.plot:
         plot_frontier(args.plot, table, classes, bin_classes, floors, args.purity)
         print(f"wrote {args.plot}")
+    # 0: every bin that sorts keeps the target, with the evidence --z asks for
     return 0 if all(f.reached or f.closed for f in floors) and not all(f.closed for f in floors) else 1
 
 
