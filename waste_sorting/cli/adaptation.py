@@ -327,11 +327,13 @@ def _floor_line(f: Any, target: float, z: float) -> str:
     row = f"{f.name:>10s}  {shown:>6s}  {f.purity:.3f}  {0.0 if f.closed else f.recovery:.3f}"
     if f.reached:
         return row
-    why = (f"at target here, but {f.kept} item{'s are' if f.kept > 1 else ' is'} too few to trust it on other "
-           f"items (--z {z:g})" if f.purity >= target else "target not reachable")
     if f.closed:
-        return f"{row}   {why}; at best purity {f.purity:.3f}, recovery {f.recovery:.3f} (floor {f.best_floor:.3f})"
-    return f"{row}   {why}: this is the purity the data supports best"
+        return f"{row}   target not reachable; at best purity {f.purity:.3f}, recovery {f.recovery:.3f} " \
+               f"(floor {f.best_floor:.3f})"
+    if f.purity >= target:
+        return f"{row}   at target here, but {f.kept} item{'s are' if f.kept > 1 else ' is'} too few to trust it " \
+               f"on other items (--z {z:g})"
+    return f"{row}   target not reachable: sorted at the floor the data supports best"
 
 
 def _fit_temperature(log: Any, truth: list[Any], current: float) -> float | None:
