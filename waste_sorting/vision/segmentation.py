@@ -15,9 +15,9 @@ A model learnt wrong (an item in view while it settled, a slow or stopped belt
 at start) leaves a ghost: a region that differs from the model but not from the
 belt around it, which would otherwise never be learnt since it is taken for an
 item. A real item, moving or stopped, shows its edge in the frame: across its
-outline the colour changes. A ghost's outline is only in the model. So a tile
-on an outline with no colour change across it, seen so ``GHOST_LOOKS`` times in
-a row, is learnt again from the frame: the ghost wears away from its outline
+outline the colour changes. A ghost's outline is only in the model, and stays
+put. So a tile on a still outline with no colour change across it, seen so
+``GHOST_LOOKS`` times in a row, is learnt again from the frame: the ghost wears away from its outline
 inwards, and stops at a real item's edge.
 
 A pixel is an item candidate when its colour is further than ``threshold``
@@ -68,7 +68,8 @@ SOLID_SHARE = 0.25      # a region with fewer of its pixels unlike a shade than 
 GHOST_EVERY = 2         # frames between looks for ghosts (a ghost stays put: no need to look at every frame)
 GHOST_LOOKS = 3         # looks in a row an outline shows no edge in a tile before the tile is learnt again
 OUTLINE_SHARE = 0.03    # share of a tile each band must cover for the tile to count as on an outline
-GHOST_CELLS = 4         # cells across a tile on which outlines are measured for ghosts
+GHOST_CELLS = 2         # cells across a tile on which outlines are measured for ghosts
+MOVED_SHARE = 0.3       # share of a tile's cells whose mask changed between looks: an outline that moved
 
 
 @dataclass(frozen=True)
@@ -127,6 +128,7 @@ class BeltSegmenter:
         self._last_means: np.ndarray | None = None
         self._busy: np.ndarray | None = None    # tiles an item covered in the last frame
         self._flat: np.ndarray | None = None    # per tile: looks in a row on an outline without an edge
+        self._inside: np.ndarray | None = None  # the item mask on the cells at the last look
         self._thr: tuple[np.ndarray, np.ndarray] | None = None  # per-pixel threshold, half threshold
         self.gain = np.ones(3, np.float32)      # this frame's exposure against the model, per channel
         self.frames = 0
@@ -270,13 +272,13 @@ class BeltSegmenter:
         free = ~busy
         self._tiles[free] += self.cfg.learning_rate * (means[free] / self.gain - self._tiles[free])
         if not covered.any():
-            self._flat = None
+            self._flat = self._inside = None
         elif self.frames % GHOST_EVERY == 0:
             ghost = self._ghost_tiles(cells, mask, cols, rows)
             self._tiles[ghost] = means[ghost] / self.gain
 
     def _ghost_tiles(self, cells: np.ndarray, mask: np.ndarray, cols: int, rows: int) -> np.ndarray:
-        """Tiles on an outline that has shown no colour change across it GHOST_LOOKS looks in a row: the colour
+        """Tiles on a still outline that has shown no colour change across it GHOST_LOOKS looks in a row: the colour
         just inside the outline in the tile against the colour just outside it in the tile and its
         neighbours (the model is interpolated between tiles, so the outline can lie a little outside a
         tile that is still wrong). Measured on the frame's cells (GHOST_CELLS across a tile), which keeps
@@ -297,6 +299,13 @@ class BeltSegmenter:
         colour_in, colour_out = (c / np.maximum(k, 1e-3)[..., None] for c, k in zip(colours, shares, strict=True))
         on_outline = (shares[0] >= OUTLINE_SHARE) & (shares[1] >= OUTLINE_SHARE)
         flat = on_outline & (np.abs(colour_in - colour_out).max(axis=2) < self.cfg.threshold / 2)
+        # and it stays put: items passing through a tile are never a ghost, whatever their edges
+        previous, self._inside = self._inside, inside
+        if previous is None or previous.shape != inside.shape:
+            flat[:] = False
+        else:
+            moved = cv2.resize(cv2.absdiff(inside, previous), (cols, rows), interpolation=cv2.INTER_AREA)
+            flat &= moved <= 255 * MOVED_SHARE
         age = self._flat if self._flat is not None and self._flat.shape == flat.shape else np.zeros(flat.shape, int)
         age = np.where(flat, age + 1, 0)
         ghost = age >= GHOST_LOOKS
