@@ -65,6 +65,7 @@ EXPOSURE_STEADY = 0.04  # a frame whose exposure moved less than this (relative,
 THRESHOLD_EVERY = 15    # frames between remakes of the per-pixel threshold from the belt's light
 STAIN_SAMPLE = 3         # every 3rd pixel of a region past the threshold tells a stain from an item
 SOLID_SHARE = 0.25      # a region with fewer of its pixels unlike a shade than this is a stain, not an item
+GHOST_AFTER = 6         # frames in a row an item covers a tile before outlines are looked at for ghosts
 GHOST_EVERY = 2         # frames between looks for ghosts (a ghost stays put: no need to look at every frame)
 GHOST_LOOKS = 3         # looks in a row an outline shows no edge in a tile before the tile is learnt again
 OUTLINE_SHARE = 0.03    # share of a tile each band must cover for the tile to count as on an outline
@@ -128,6 +129,7 @@ class BeltSegmenter:
         self._last_means: np.ndarray | None = None
         self._busy: np.ndarray | None = None    # tiles an item covered in the last frame
         self._flat: np.ndarray | None = None    # per tile: looks in a row on an outline without an edge
+        self._covered_for: np.ndarray | None = None  # per tile: frames in a row an item covered it
         self._inside: np.ndarray | None = None  # the item mask on the cells at the last look
         self._thr: tuple[np.ndarray, np.ndarray] | None = None  # per-pixel threshold, half threshold
         self.gain = np.ones(3, np.float32)      # this frame's exposure against the model, per channel
@@ -157,11 +159,7 @@ class BeltSegmenter:
             frame_bgr, (frame_bgr.shape[1] // d, frame_bgr.shape[0] // d), interpolation=cv2.INTER_AREA)
         self.frames += 1
         cols, rows = self._tile_shape(small)
-        t = max(self.cfg.tile_px, 2)
-        # GHOST_CELLS x GHOST_CELLS cells a tile (a whole factor: OpenCV's fast path); the tile means from them.
-        cells = cv2.resize(small[: rows * t, : cols * t], (cols * GHOST_CELLS, rows * GHOST_CELLS),
-                           interpolation=cv2.INTER_AREA)
-        means = cv2.resize(cells, (cols, rows), interpolation=cv2.INTER_AREA).astype(np.float32)
+        means = self._tile_means(small, cols, rows).astype(np.float32)
         if self._tiles is not None and self._tiles.shape[:2] != (rows, cols):
             self.reset()  # another frame size: start again
             self.frames = 1
@@ -174,7 +172,7 @@ class BeltSegmenter:
         expected = cv2.resize(np.clip(self._tiles * self.gain, 0, 255).astype(np.uint8), size,
                               interpolation=cv2.INTER_LINEAR)
         mask = self._items(small, expected)
-        self._learn(means, mask, cells)
+        self._learn(means, mask, small)
         self.last_mask = (small, mask)
         return small, mask
 
@@ -261,7 +259,7 @@ class BeltSegmenter:
                                          interpolation=cv2.INTER_LINEAR) for f in (1.0, 0.5))
         return self._thr  # type: ignore[return-value]
 
-    def _learn(self, means: np.ndarray, mask: np.ndarray, cells: np.ndarray) -> None:
+    def _learn(self, means: np.ndarray, mask: np.ndarray, small: np.ndarray) -> None:
         """Move the tiles no item touches towards this frame's belt, at the model's exposure; learn a
         ghost's outline tiles again outright."""
         assert self._tiles is not None
@@ -271,19 +269,25 @@ class BeltSegmenter:
         self._busy = busy
         free = ~busy
         self._tiles[free] += self.cfg.learning_rate * (means[free] / self.gain - self._tiles[free])
-        if not covered.any():
+        before = self._covered_for if self._covered_for is not None and self._covered_for.shape == covered.shape \
+            else np.zeros(covered.shape, np.int32)
+        self._covered_for = np.where(covered, before + 1, 0)
+        # Items on a moving belt pass a tile in a few frames: only a place covered longer can hold a ghost.
+        if not (self._covered_for >= GHOST_AFTER).any():
             self._flat = self._inside = None
         elif self.frames % GHOST_EVERY == 0:
-            ghost = self._ghost_tiles(cells, mask, cols, rows)
+            ghost = self._ghost_tiles(small, mask, cols, rows)
             self._tiles[ghost] = means[ghost] / self.gain
 
-    def _ghost_tiles(self, cells: np.ndarray, mask: np.ndarray, cols: int, rows: int) -> np.ndarray:
+    def _ghost_tiles(self, small: np.ndarray, mask: np.ndarray, cols: int, rows: int) -> np.ndarray:
         """Tiles on a still outline that has shown no colour change across it GHOST_LOOKS looks in a row: the colour
         just inside the outline in the tile against the colour just outside it in the tile and its
         neighbours (the model is interpolated between tiles, so the outline can lie a little outside a
         tile that is still wrong). Measured on the frame's cells (GHOST_CELLS across a tile), which keeps
         it cheap at any frame size."""
         t, n = max(self.cfg.tile_px, 2), GHOST_CELLS
+        # whole tiles, a whole factor: OpenCV's fast path
+        cells = cv2.resize(small[: rows * t, : cols * t], (cols * n, rows * n), interpolation=cv2.INTER_AREA)
         inside = cv2.resize(mask[: rows * t, : cols * t], (cols * n, rows * n), interpolation=cv2.INTER_AREA)
         inside = cv2.compare(inside, 127, cv2.CMP_GT)
         band = np.ones((n + 1, n + 1), np.uint8)  # half a tile each way
