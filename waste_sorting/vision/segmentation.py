@@ -17,8 +17,10 @@ belt around it, which would otherwise never be learnt since it is taken for an
 item. A real item, moving or stopped, shows its edge in the frame: across its
 outline the colour changes. A ghost's outline is only in the model, and stays
 put. So a tile on a still outline with no colour change across it, seen so
-``GHOST_LOOKS`` times in a row, is learnt again from the frame: the ghost wears away from its outline
-inwards, and stops at a real item's edge.
+``GHOST_LOOKS`` times in a row, is learnt again from the frame: the ghost wears
+away from its outline inwards, and stops at a real item's edge. Only places an
+item has covered for ``GHOST_AFTER`` frames are looked at: on a moving belt
+items pass a tile faster, so the look costs nothing there.
 
 A pixel is an item candidate when its colour is further than ``threshold``
 from the compensated belt. Stains and wet patches darken the belt without
@@ -280,8 +282,8 @@ class BeltSegmenter:
             self._tiles[ghost] = means[ghost] / self.gain
 
     def _ghost_tiles(self, small: np.ndarray, mask: np.ndarray, cols: int, rows: int) -> np.ndarray:
-        """Tiles on a still outline that has shown no colour change across it GHOST_LOOKS looks in a row: the colour
-        just inside the outline in the tile against the colour just outside it in the tile and its
+        """Tiles on a still outline that has shown no colour change across it GHOST_LOOKS looks in a row: the
+        colour just inside the outline in the tile against the colour just outside it in the tile and its
         neighbours (the model is interpolated between tiles, so the outline can lie a little outside a
         tile that is still wrong). Measured on the frame's cells (GHOST_CELLS across a tile), which keeps
         it cheap at any frame size."""
