@@ -178,6 +178,11 @@ def test_a_cell_started_with_a_box_in_view_decides_the_box_once(tmp_path):
     assert main(["evaluate", str(bag), "--set", f"tracker.belt_speed={speed}", "--json", str(report)]) == 0
     r = json.loads(report.read_text())
     assert r["items_decided"] == 1 and r["picks_fired"] == 1, r["decisions"]
+    # With the belt speed never set (the shipped 2 m/s, ten times the box's), the same: the tracker
+    # follows the box's own speed.
+    assert main(["evaluate", str(bag), "--json", str(report)]) == 0
+    r = json.loads(report.read_text())
+    assert r["items_decided"] == 1 and r["picks_fired"] == 1, r["decisions"]
 
 
 def _dirty_sim(demo_images, items_per_second: float, seed: int = 9) -> BeltSimulator:

@@ -43,3 +43,17 @@ def test_stale_fixed_speed_is_flagged_and_misses(slowing_bag, shipped_model):
     print("fixed:", r["position_error_mm"], r["speed_warning"])
     assert r["speed_warning_frames"] > 0 and "mismatch" in r["speed_warning"]
     assert r["position_error_mm"]["p99"] > 10.0  # the pulses drift off the items as the belt slows
+
+
+def test_a_configured_speed_the_items_refute_is_not_followed(demo_images, tmp_path, shipped_model):
+    """The belt runs at 0.25 m/s with the tracker still at the shipped 2.0 m/s (a recording from another
+    line, a speed never set). Predicting with 2.0 split every item into a new track every few frames: 419
+    items decided for 8, no pick. The items' own speed is followed instead, and the warning says so."""
+    bag = tmp_path / "slow"
+    write_sim_bag(SimConfig(images=demo_images, speed=SpeedProfile.constant(0.25), items_per_second=0.5, seed=4),
+                  bag, 20.0, compress=True)
+    r = evaluate(bag, overrides={"tracker": {**ALL_PICKED, "speed_source": "fixed", "belt_speed": 2.0}})
+    print("refuted:", r["items"], r["items_decided"], r["pulses_hit"], r["position_error_mm"], r["speed_warning"])
+    assert r["items"] >= 6 and r["items_decided"] <= r["items"] + 1
+    assert r["pulses_hit"] >= r["items"] - 1 and r["pulses_empty"] <= 1
+    assert "configured 2.000 m/s" in r["speed_warning"] and "predicting with the items' speed" in r["speed_warning"]
