@@ -113,7 +113,8 @@ CLASSIFIER = (
 )
 
 TRACKER = (
-    Param("belt_speed", 2.0, "configured belt speed (speed_source=fixed)", "m/s", 0.0, 10.0),
+    Param("belt_speed", 2.0, "configured belt speed (speed_source=fixed; while the items move at under half or "
+          "over twice it, their measured speed is used)", "m/s", 0.0, 10.0),
     Param("speed_source", "fixed", "where belt speed comes from", choices=("fixed", "encoder", "estimated")),
     Param("encoder_ticks_per_metre", 0.0, "encoder counts per metre of belt (0: position is already in m)",
           "1/m", 0.0, 1e9),
