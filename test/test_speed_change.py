@@ -57,3 +57,24 @@ def test_a_configured_speed_the_items_refute_is_not_followed(demo_images, tmp_pa
     assert r["items"] >= 6 and r["items_decided"] <= r["items"] + 1
     assert r["pulses_hit"] >= r["items"] - 1 and r["pulses_empty"] <= 1
     assert "configured 2.000 m/s" in r["speed_warning"] and "predicting with the items' speed" in r["speed_warning"]
+
+
+def test_a_refuted_speed_stays_refuted_until_the_speed_itself_changes():
+    """Changing another tracker parameter while the items' speed is followed keeps following it; setting
+    belt_speed gives the new value a fresh hearing."""
+    from waste_sorting import itemlist, paths
+    from waste_sorting.cell import specs
+    from waste_sorting.cell.track import TrackStage
+    from waste_sorting.params_file import node_values
+
+    values = node_values(paths.default_params_file(), "tracker", specs.TRACKER)
+    stage = TrackStage(values)  # 2.0 m/s configured
+    for k in range(10):  # one item moving at 0.192 m/s
+        d = itemlist.empty(1)
+        d["x"], d["length"], d["width"], d["class_id"], d["confidence"] = 0.2 + 0.0064 * k, 0.1, 0.1, 1, 0.9
+        stage.on_detections(d, k / 30)
+    assert stage.following_items and stage.odometry.speed == pytest.approx(0.192, rel=0.01)
+    stage.configure({**values, "bin_min_confidence": [0.6] * 5}, 0.4)
+    assert stage.following_items and stage.odometry.speed == pytest.approx(0.192, rel=0.01)
+    stage.configure({**values, "belt_speed": 0.2}, 0.45)
+    assert not stage.following_items and stage.odometry.speed == 0.2

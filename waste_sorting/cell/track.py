@@ -40,9 +40,12 @@ class TrackStage:
         """New tracker parameter values (checked whole before anything changes)."""
         cfg, bins, geom = tracker_settings(values)
         self.tracker.cfg, self.tracker.bins, self.tracker.geometry = cfg, bins, geom
-        if values["speed_source"] == "fixed" and values["belt_speed"] != self.odometry.speed:
+        # A new speed or source gets a fresh hearing; another parameter leaves a refuted speed refuted.
+        heard = any(values[k] != self.values[k] for k in ("belt_speed", "speed_source"))
+        if values["speed_source"] == "fixed" and (heard or not self.following_items) \
+                and values["belt_speed"] != self.odometry.speed:
             self.odometry.set_speed(values["belt_speed"], now)
-            self.following_items = False  # a new speed gets a fresh hearing
+            self.following_items = False
         self.values = dict(values)
 
     def on_encoder(self, stamp: float, names: Sequence[str], position: Sequence[float],
