@@ -160,6 +160,37 @@ def test_a_stain_is_belt_but_a_dark_item_is_an_item():
     assert len(blobs) == 1 and blobs[0].x0 >= 415
 
 
+def test_dust_beside_an_item_does_not_stretch_it():
+    """A pale speck riding the belt a few pixels off an item's edge would be joined to it by closing the
+    item's gaps, in every sighting, and its pulse would move with it."""
+    rng = np.random.default_rng(5)
+    belt = _belt(rng)
+    frame = belt.copy()
+    cv2.rectangle(frame, (200, 150), (320, 230), (60, 110, 150), -1)  # cardboard brown
+    for y in (160, 190, 215):
+        cv2.circle(frame, (330, y), 2, (150, 150, 146), -1)          # dust 8 px past its leading edge
+    cv2.circle(frame, (420, 100), 2, (150, 150, 146), -1)             # and alone on the belt
+
+    def blobs(speck_area_px: int) -> list:
+        seg = BeltSegmenter(SegmentationConfig(settle_frames=0, speck_area_px=speck_area_px))
+        seg.segment(belt)
+        return seg.segment(frame)
+
+    found = blobs(SegmentationConfig().speck_area_px)
+    assert len(found) == 1 and abs(found[0].x1 - 321) <= 2 and abs(found[0].x0 - 200) <= 2
+    stretched = blobs(0)  # without the rule the dust is part of the item
+    assert len(stretched) == 1 and stretched[0].x1 >= 330
+
+
+def test_the_speck_parameter_reaches_the_segmenter():
+    from waste_sorting.cell import specs
+    from waste_sorting.cell.builders import detector_settings
+    from waste_sorting.params import defaults
+
+    values = {**defaults(specs.CLASSIFIER), "speck_area_px": 0}
+    assert detector_settings(values)[1].speck_area_px == 0
+
+
 def test_a_step_of_exposure_or_white_balance_makes_no_items(demo_images):
     sim = BeltSimulator(SimConfig(images=demo_images, speed=SpeedProfile.constant(2.0), items_per_second=0.0,
                                   seed=2))

@@ -28,7 +28,8 @@ def detector_settings(v: Values) -> tuple[Homography, SegmentationConfig, Detect
         raise ValueError("expected_size must be [width, height] ([0, 0]: any)")
     return (
         Homography(v["homography"]),
-        SegmentationConfig(threshold=v["threshold"], min_area_px=v["min_area_px"], downscale=v["downscale"],
+        SegmentationConfig(threshold=v["threshold"], min_area_px=v["min_area_px"],
+                           speck_area_px=v["speck_area_px"], downscale=v["downscale"],
                            split_touching=v["split_touching"], shade_min=v["shade_min"],
                            shade_chroma=v["shade_chroma"], settle_frames=v["settle_frames"]),
         DetectorConfig(classify_band=(band[0], band[1]), max_classifications=v["max_classifications"],

@@ -81,6 +81,8 @@ CLASSIFIER = (
     Param("threshold", default_of(S, "threshold"), "colour distance from the belt that counts as an item",
           "0-255", 1.0, 255.0),
     Param("min_area_px", default_of(S, "min_area_px"), "smallest item silhouette", "px", 1, 10_000_000),
+    Param("speck_area_px", default_of(S, "speck_area_px"), "pale grey specks (dust) smaller than this are "
+          "belt, unless they touch an item: they do not join an item and stretch it (0: off)", "px", 0, 10_000),
     Param("downscale", default_of(S, "downscale"), "segmentation works on a frame reduced by this factor", "",
           1, 8),
     Param("split_touching", default_of(S, "split_touching"), "split touching items with a watershed"),
