@@ -234,6 +234,27 @@ def test_pulses_fire_at_the_commanded_controller_time(counterpart, client):
     assert max(abs(f - t) for f, t in zip(fired, times, strict=True)) < 1000  # within 1 ms at the pins
 
 
+def test_pulses_close_together_on_other_ejectors_each_fire_on_time(counterpart, client):
+    """Items side by side on the belt: one pulse starts a quarter of a millisecond after another's on
+    another ejector, and a third starts just after the first ends. Every edge needs the shift registers loaded
+    anew between two latches, so each must still be at the pins within 1 ms."""
+    assert client.ask(MsgType.ARM, 1) == ("ACK", 1)
+    now = client.ctrl_now_us()
+    times = []
+    for k in range(4):
+        at = now + 300_000 + k * 80_000
+        times += [at, at + 250, at + 20_300]  # the third starts just after the first ends (20 ms pulses)
+    for k, at in enumerate(times):
+        assert client.ask(MsgType.FIRE, 10 + k, _fire(at, ejector=k % 3, item=500 + k, duration_us=20_000)) \
+            == ("ACK", 1)
+    for k in range(8):
+        client.ask(MsgType.HEARTBEAT, 40 + k)
+        client.read(0.08)
+    fired = sorted(p.ctrl_time_us for p in counterpart.pulses())
+    assert len(fired) == len(times)
+    assert max(abs(f - t) for f, t in zip(fired, sorted(times), strict=True)) < 1000
+
+
 def test_pulse_records_are_read_from_valve_edges():
     edges = [(1000, 2, 0b1110), (1500, 2, 0b1111), (2000, 2, 0b0001), (2500, 2, 0)]
     pulses = firmware.pulses_from_edges(edges, 0.0)

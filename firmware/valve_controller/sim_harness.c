@@ -44,6 +44,39 @@ static void on_spi_byte(struct avr_irq_t *irq, uint32_t value, void *param) {
     shift[0] = (uint8_t)value;
 }
 
+/* simavr 1.6 completes every SPI byte 100 us after it is written, whatever the SPI clock: the 32 bytes
+ * the firmware shifts after each latch took 3.5 ms, so the next latch came up to 3.5 ms late in the
+ * simulation only (the chip shifts them at 8 MHz in about 40 us). SPDR's write handler is replaced by
+ * one that completes the byte after 8 SPI clocks, from SPCR's divider and SPI2X, as the chip does. */
+#define SPDR_DATA 0x4E   /* ATmega2560 SPDR, data space address */
+
+static avr_cycle_count_t spi_byte_done(avr_t *a, avr_cycle_count_t when, void *param) {
+    avr_spi_t *p = (avr_spi_t *)param;
+    (void)when;
+    if (avr_regbit_get(a, p->spe) && avr_regbit_get(a, p->mstr)) {
+        avr_raise_interrupt(a, &p->spi);
+        avr_raise_irq(p->io.irq + SPI_IRQ_OUTPUT, a->data[p->r_spdr]);
+    }
+    return 0;
+}
+
+static void spdr_write(avr_t *a, avr_io_addr_t addr, uint8_t v, void *param) {
+    static const uint8_t divider[4] = {4, 16, 64, 128};
+    avr_spi_t *p = (avr_spi_t *)param;
+    uint32_t clocks = divider[a->data[p->r_spcr] & 3];
+    if (avr_regbit_get(a, p->spr[2])) clocks /= 2;   /* SPI2X */
+    avr_regbit_clear(a, p->spi.raised);              /* writing SPDR starts a byte: SPIF clears */
+    avr_core_watch_write(a, addr, v);
+    avr_cycle_timer_register(a, clocks * 8, spi_byte_done, p);
+}
+
+static int spi_at_chip_speed(avr_t *a) {
+    void *param = a->io[AVR_DATA_TO_IO(SPDR_DATA)].w.param;
+    if (!param || ((avr_spi_t *)param)->r_spdr != SPDR_DATA) return 0;
+    a->io[AVR_DATA_TO_IO(SPDR_DATA)].w.c = spdr_write;
+    return 1;
+}
+
 static void on_latch(struct avr_irq_t *irq, uint32_t value, void *param) {
     (void)param;
     if (!(value && !irq->value)) return;             /* RCLK rising edge stores the shift register */
@@ -101,6 +134,8 @@ int main(int argc, char **argv) {
     avr->frequency = F_CPU;
     avr->log = LOG_ERROR;
 
+    if (!spi_at_chip_speed(avr))
+        fprintf(stderr, "SPI kept at simavr's own speed (its SPDR handler is not the one expected)\n");
     uart_pty_init(avr, &pty);
     uart_pty_connect(&pty, '0');
     avr_irq_register_notify(avr_io_getirq(avr, AVR_IOCTL_SPI_GETIRQ(0), SPI_IRQ_OUTPUT), on_spi_byte, NULL);
