@@ -11,6 +11,17 @@ model (per-channel gain, the median over tiles no item covers) and
 compensated, so a swing of exposure makes no items. Tiles are learnt only
 where no item is, so an item that stops never becomes belt.
 
+A model learnt wrong (an item in view while it settled, a slow or stopped belt
+at start) leaves a ghost: a region that differs from the model but not from the
+belt around it, which would otherwise never be learnt since it is taken for an
+item. A real item, moving or stopped, shows its edge in the frame: across its
+outline the colour changes. A ghost's outline is only in the model, and stays
+put. So a tile on a still outline with no colour change across it, seen so
+``GHOST_LOOKS`` times in a row, is learnt again from the frame: the ghost wears
+away from its outline inwards, and stops at a real item's edge. Only places an
+item has covered for ``GHOST_AFTER`` frames are looked at: on a moving belt
+items pass a tile faster, so the look costs nothing there.
+
 A pixel is an item candidate when its colour is further than ``threshold``
 from the compensated belt. Stains and wet patches darken the belt without
 changing its colour (a shade: brightness ratio between ``shade_min`` and 1,
@@ -64,6 +75,12 @@ STAIN_SAMPLE = 3         # every 3rd pixel of a region past the threshold tells 
 SPECK_CHROMA = 0.25     # most colour change a dust speck (pale grey) brings against the belt
 SPECK_GAP = 3           # downscaled pixels: a pale fleck this close to an item's edge is the item's
 SOLID_SHARE = 0.25      # a region with fewer of its pixels unlike a shade than this is a stain, not an item
+GHOST_AFTER = 15        # frames in a row (half a second) an item covers a tile before outlines are looked at
+GHOST_EVERY = 2         # frames between looks for ghosts (a ghost stays put: no need to look at every frame)
+GHOST_LOOKS = 3         # looks in a row an outline shows no edge in a tile before the tile is learnt again
+OUTLINE_SHARE = 0.03    # share of a tile each band must cover for the tile to count as on an outline
+GHOST_CELLS = 2         # cells across a tile on which outlines are measured for ghosts
+MOVED_SHARE = 0.3       # share of a tile's cells whose mask changed between looks: an outline that moved
 
 
 @dataclass(frozen=True)
@@ -121,6 +138,9 @@ class BeltSegmenter:
         self._steady = 0                        # consecutive frames of steady exposure while settling
         self._last_means: np.ndarray | None = None
         self._busy: np.ndarray | None = None    # tiles an item covered in the last frame
+        self._flat: np.ndarray | None = None    # per tile: looks in a row on an outline without an edge
+        self._covered_for: np.ndarray | None = None  # per tile: frames in a row an item covered it
+        self._inside: np.ndarray | None = None  # the item mask on the cells at the last look
         self._thr: tuple[np.ndarray, np.ndarray] | None = None  # per-pixel threshold, half threshold
         self.gain = np.ones(3, np.float32)      # this frame's exposure against the model, per channel
         self.frames = 0
@@ -161,7 +181,7 @@ class BeltSegmenter:
         expected = cv2.resize(np.clip(self._tiles * self.gain, 0, 255).astype(np.uint8), size,
                               interpolation=cv2.INTER_LINEAR)
         mask = self._items(small, expected)
-        self._learn(means, mask)
+        self._learn(means, mask, small)
         self.last_mask = (small, mask)
         return small, mask
 
@@ -283,8 +303,9 @@ class BeltSegmenter:
                                          interpolation=cv2.INTER_LINEAR) for f in (1.0, 0.5))
         return self._thr  # type: ignore[return-value]
 
-    def _learn(self, means: np.ndarray, mask: np.ndarray) -> None:
-        """Move the tiles no item touches towards this frame's belt, at the model's exposure."""
+    def _learn(self, means: np.ndarray, mask: np.ndarray, small: np.ndarray) -> None:
+        """Move the tiles no item touches towards this frame's belt, at the model's exposure; learn a
+        ghost's outline tiles again outright."""
         assert self._tiles is not None
         rows, cols = self._tiles.shape[:2]
         covered = self._tile_means(mask, cols, rows) > 0
@@ -292,6 +313,53 @@ class BeltSegmenter:
         self._busy = busy
         free = ~busy
         self._tiles[free] += self.cfg.learning_rate * (means[free] / self.gain - self._tiles[free])
+        before = self._covered_for if self._covered_for is not None and self._covered_for.shape == covered.shape \
+            else np.zeros(covered.shape, np.int32)
+        self._covered_for = np.where(covered, before + 1, 0)
+        # Items on a moving belt pass a tile in a few frames: only a place covered longer can hold a ghost.
+        if not (self._covered_for >= GHOST_AFTER).any():
+            self._flat = self._inside = None
+        elif self.frames % GHOST_EVERY == 0:
+            ghost = self._ghost_tiles(small, mask, cols, rows)
+            self._tiles[ghost] = means[ghost] / self.gain
+
+    def _ghost_tiles(self, small: np.ndarray, mask: np.ndarray, cols: int, rows: int) -> np.ndarray:
+        """Tiles on a still outline that has shown no colour change across it GHOST_LOOKS looks in a row: the
+        colour just inside the outline in the tile against the colour just outside it in the tile and its
+        neighbours (the model is interpolated between tiles, so the outline can lie a little outside a
+        tile that is still wrong). Measured on the frame's cells (GHOST_CELLS across a tile), which keeps
+        it cheap at any frame size."""
+        t, n = max(self.cfg.tile_px, 2), GHOST_CELLS
+        # whole tiles, a whole factor: OpenCV's fast path
+        cells = cv2.resize(small[: rows * t, : cols * t], (cols * n, rows * n), interpolation=cv2.INTER_AREA)
+        inside = cv2.resize(mask[: rows * t, : cols * t], (cols * n, rows * n), interpolation=cv2.INTER_AREA)
+        inside = cv2.compare(inside, 127, cv2.CMP_GT)
+        band = np.ones((n + 1, n + 1), np.uint8)  # half a tile each way
+        colours, shares = [], []
+        for ring in (cv2.subtract(inside, cv2.erode(inside, band)), cv2.subtract(cv2.dilate(inside, band), inside)):
+            share = cv2.resize(ring, (cols, rows), interpolation=cv2.INTER_AREA).astype(np.float32) / 255.0
+            total = cv2.resize(cv2.bitwise_and(cells, cells, mask=ring), (cols, rows),
+                               interpolation=cv2.INTER_AREA).astype(np.float32)
+            colours.append(total)
+            shares.append(share)
+        colours[1] = cv2.boxFilter(colours[1], -1, (3, 3), normalize=False, borderType=cv2.BORDER_CONSTANT)
+        shares[1] = cv2.boxFilter(shares[1], -1, (3, 3), normalize=False, borderType=cv2.BORDER_CONSTANT)
+        colour_in, colour_out = (c / np.maximum(k, 1e-3)[..., None] for c, k in zip(colours, shares, strict=True))
+        on_outline = (shares[0] >= OUTLINE_SHARE) & (shares[1] >= OUTLINE_SHARE)
+        flat = on_outline & (np.abs(colour_in - colour_out).max(axis=2) < self.cfg.threshold / 2)
+        # and it stays put: items passing through a tile are never a ghost, whatever their edges
+        previous, self._inside = self._inside, inside
+        if previous is None or previous.shape != inside.shape:
+            flat[:] = False
+        else:
+            moved = cv2.resize(cv2.absdiff(inside, previous), (cols, rows), interpolation=cv2.INTER_AREA)
+            flat &= moved <= 255 * MOVED_SHARE
+        age = self._flat if self._flat is not None and self._flat.shape == flat.shape else np.zeros(flat.shape, int)
+        age = np.where(flat, age + 1, 0)
+        ghost = age >= GHOST_LOOKS
+        age[ghost] = 0
+        self._flat = age
+        return ghost
 
     def model(self, frame_size: tuple[int, int]) -> BeltModel | None:
         """The learnt belt, to save (None before it settled)."""
