@@ -23,6 +23,7 @@ speed after the item left the camera.
 
 from __future__ import annotations
 
+import math
 from collections import Counter, deque
 from dataclasses import dataclass, field
 from typing import Any
@@ -82,6 +83,7 @@ class TrackerConfig:
     amend_tolerance: float = 0.002  # s a released pulse may drift before it is requested again (0: never)
 
 
+SPEED_BASELINE = 0.15  # s: the shortest travel time the items' speed is measured over
 EDGE_SIGHTINGS = 32  # sightings an item's extent is taken from (the most recent)
 
 
@@ -106,7 +108,10 @@ class Track:
     decision_latency: float = 0.0
     status: int = ItemStatus.OBSERVED
     reason: int = MissReason.NONE
-    seen_x: float = float("nan")    # the last sighting's own centre (the belt speed is measured from it)
+    seen_x: float = float("nan")    # the last sighting's own centre
+    # A sighting at least SPEED_BASELINE s old: the belt speed is measured over that much travel, since a
+    # centre moves by a few pixels of noise from one frame to the next (a quarter of a slow belt's motion).
+    speed_ref: tuple[float, float] = (float("nan"), float("nan"))  # (stamp, centre)
     # (leading, trailing) edge of each whole sighting, against the belt's travel then: constant for an item
     # riding it. The most recent EDGE_SIGHTINGS.
     edges: deque[tuple[float, float]] = field(default_factory=lambda: deque(maxlen=EDGE_SIGHTINGS))
@@ -255,12 +260,7 @@ class ConveyorTracker:
         tr.last_capture = stamp
         if int(d["flags"]) & ItemFlags.TRUNCATED:
             return
-        dt = stamp - tr.stamp
-        if dt > 1e-3:
-            v = (float(d["x"]) - tr.seen_x) / dt
-            if 0 <= v < 20:
-                self.measured_speed = v if self.measured_speed is None else \
-                    0.7 * self.measured_speed + 0.3 * v
+        self._measure_speed(tr, float(d["x"]), stamp)
         tr.hits += 1
         n = tr.hits
         tr.stamp, tr.seen_x = stamp, float(d["x"])
@@ -272,11 +272,28 @@ class ConveyorTracker:
         elif 0 <= int(d["class_id"]) < self.num_classes:
             self.stats.late_classifications += 1
 
+    def _measure_speed(self, tr: Track, x: float, stamp: float) -> None:
+        """The items' speed: a running mean, with a time constant of SPEED_BASELINE, of each track's motion
+        over SPEED_BASELINE s or more. The very first estimate is from two frames, so that a belt at any
+        speed is measured at once."""
+        ref_t, ref_x = tr.speed_ref
+        span = stamp - ref_t
+        if span >= SPEED_BASELINE:
+            v, keep = (x - ref_x) / span, math.exp(-span / SPEED_BASELINE)
+            tr.speed_ref = (stamp, x)
+        elif self.measured_speed is None and stamp - tr.stamp > 1e-3:
+            v, keep = (x - tr.seen_x) / (stamp - tr.stamp), 0.0
+        else:
+            return
+        if 0 <= v < 20:
+            self.measured_speed = v if self.measured_speed is None else keep * self.measured_speed + (1 - keep) * v
+
     def _create(self, d: np.void, stamp: float, s_now: float) -> int:
         tr = Track(self._next_id, float(d["x"]), float(d["y"]), stamp, s_now, float(d["length"]),
                    float(d["width"]), np.zeros(self.num_classes), first_stamp=stamp, last_capture=stamp)
         self._next_id += 1
         tr.seen_x = float(d["x"])  # only whole sightings start a track, so every track has one
+        tr.speed_ref = (stamp, tr.seen_x)
         tr.absorb_edges(float(d["x"]), float(d["length"]), s_now)
         self._add_class(tr, d)
         self.tracks.append(tr)
