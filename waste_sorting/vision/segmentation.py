@@ -52,7 +52,7 @@ from waste_sorting.errors import DataError
 class SegmentationConfig:
     threshold: float = 28.0        # colour distance (0-255) from the belt that counts as item
     min_area_px: int = 400         # full-resolution pixels
-    speck_area_px: int = 40        # full-resolution pixels: pale grey specks whose box is smaller are dropped
+    speck_area_px: int = 40        # full-resolution pixels: pale grey specks whose box is no larger are dropped
                                    # before an item's gaps are closed, so dust beside an item does not stretch
                                    # it (0: off)
     max_area_fraction: float = 0.5
@@ -271,23 +271,21 @@ class BeltSegmenter:
             return mask
         boxes = np.array([cv2.boundingRect(c) for c in contours]).reshape(-1, 4)
         x, y, w, h = boxes.T
-        cand = (w * h <= limit) & (w <= 2 * SPECK_GAP) & (h <= 2 * SPECK_GAP)
-        if not cand.any():
+        cand = np.flatnonzero((w * h <= limit) & (w <= 2 * SPECK_GAP) & (h <= 2 * SPECK_GAP))
+        if not len(cand):
             return mask
-        x, y, w, h = x[cand], y[cand], w[cand], h[cand]
-        cx, cy = x + w // 2, y + h // 2
+        cx, cy = x[cand] + w[cand] // 2, y[cand] + h[cand] // 2
         alpha, chroma = _shade(small[cy, cx], expected[cy, cx])
         dust = (alpha > 1.0) & (chroma <= SPECK_CHROMA)
         if not dust.any():
             return mask
-        x, y, w, h, cx, cy = x[dust], y[dust], w[dust], h[dust], cx[dust], cy[dust]
+        cand, cx, cy = cand[dust], cx[dust], cy[dust]
         core = mask.copy()
-        for bx, by, bw, bh in zip(x, y, w, h, strict=True):
-            core[by:by + bh, bx:bx + bw] = 0
+        cv2.drawContours(core, [contours[i] for i in cand], -1, 0, cv2.FILLED)
         near = cv2.dilate(core, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * SPECK_GAP + 1,) * 2))
-        for bx, by, bw, bh, keep in zip(x, y, w, h, near[cy, cx] > 0, strict=True):
-            if keep:
-                core[by:by + bh, bx:bx + bw] = mask[by:by + bh, bx:bx + bw]
+        own = near[cy, cx] > 0
+        if own.any():
+            cv2.drawContours(core, [contours[i] for i in cand[own]], -1, 255, cv2.FILLED)
         return core
 
     def _thresholds(self, shape: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
