@@ -108,10 +108,10 @@ class Track:
     decision_latency: float = 0.0
     status: int = ItemStatus.OBSERVED
     reason: int = MissReason.NONE
-    seen_x: float = float("nan")    # the last sighting's own centre
-    # A sighting at least SPEED_BASELINE s old: the belt speed is measured over that much travel, since a
-    # centre moves by a few pixels of noise from one frame to the next (a quarter of a slow belt's motion).
-    speed_ref: tuple[float, float] = (float("nan"), float("nan"))  # (stamp, centre)
+    # The sighting the belt speed is measured from (its stamp, its own centre): renewed once it is
+    # SPEED_BASELINE s old, since a centre moves by a few pixels of noise from one frame to the next (a
+    # quarter of a slow belt's motion). Only whole sightings start a track, so every track has one.
+    speed_ref: tuple[float, float] = (float("nan"), float("nan"))
     # (leading, trailing) edge of each whole sighting, against the belt's travel then: constant for an item
     # riding it. The most recent EDGE_SIGHTINGS.
     edges: deque[tuple[float, float]] = field(default_factory=lambda: deque(maxlen=EDGE_SIGHTINGS))
@@ -263,7 +263,7 @@ class ConveyorTracker:
         self._measure_speed(tr, float(d["x"]), stamp)
         tr.hits += 1
         n = tr.hits
-        tr.stamp, tr.seen_x = stamp, float(d["x"])
+        tr.stamp = stamp
         tr.absorb_edges(float(d["x"]), float(d["length"]), s_now)
         tr.y += (float(d["y"]) - tr.y) / n
         tr.width += (float(d["width"]) - tr.width) / n
@@ -278,13 +278,11 @@ class ConveyorTracker:
         speed is measured at once."""
         ref_t, ref_x = tr.speed_ref
         span = stamp - ref_t
-        if span >= SPEED_BASELINE:
-            v, keep = (x - ref_x) / span, math.exp(-span / SPEED_BASELINE)
-            tr.speed_ref = (stamp, x)
-        elif self.measured_speed is None and stamp - tr.stamp > 1e-3:
-            v, keep = (x - tr.seen_x) / (stamp - tr.stamp), 0.0
-        else:
+        if not (span >= SPEED_BASELINE or (self.measured_speed is None and span > 1e-3)):
             return
+        v, keep = (x - ref_x) / span, math.exp(-span / SPEED_BASELINE)
+        if span >= SPEED_BASELINE:
+            tr.speed_ref = (stamp, x)
         if 0 <= v < 20:
             self.measured_speed = v if self.measured_speed is None else keep * self.measured_speed + (1 - keep) * v
 
@@ -292,8 +290,7 @@ class ConveyorTracker:
         tr = Track(self._next_id, float(d["x"]), float(d["y"]), stamp, s_now, float(d["length"]),
                    float(d["width"]), np.zeros(self.num_classes), first_stamp=stamp, last_capture=stamp)
         self._next_id += 1
-        tr.seen_x = float(d["x"])  # only whole sightings start a track, so every track has one
-        tr.speed_ref = (stamp, tr.seen_x)
+        tr.speed_ref = (stamp, float(d["x"]))
         tr.absorb_edges(float(d["x"]), float(d["length"]), s_now)
         self._add_class(tr, d)
         self.tracks.append(tr)
