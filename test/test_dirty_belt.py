@@ -52,3 +52,52 @@ def test_items_on_a_dirty_belt_are_found_and_nothing_else_is_fired_at(tmp_path):
     r = json.loads(report.read_text())
     assert r["items"] >= 15 and r["detection_recall"] >= 0.95, r["detection_recall"]
     assert r["phantom_decisions"] <= 1 and r["pulses_empty"] == 0, (r["phantom_decisions"], r["pulses_empty"])
+
+
+def _belt_with_a_patch_and_a_box(bag, frames: int = 200, speed_px: int = 8) -> None:
+    """A belt moving ``speed_px`` a frame that carries an oily wet patch (a darker shade of the belt, tinted
+    over part of it) and then a cardboard box."""
+    import cv2
+    import numpy as np
+
+    from waste_sorting.bags import messages
+    from waste_sorting.bags.io import BagWriter
+
+    rng = np.random.default_rng(2)
+    w, h = 640, 360
+    belt = cv2.GaussianBlur(np.clip(rng.normal(90, 6, (h, w + frames * speed_px, 3)), 0, 255).astype(np.uint8),
+                            (5, 5), 0).astype(np.float32)
+    cx, cy = belt.shape[1] - w - 300, 180  # the patch enters the view after the belt model settled
+    wet = np.zeros((h, belt.shape[1]), np.float32)
+    cv2.ellipse(wet, (cx, cy), (45, 30), 0, 0, 360, 1.0, -1)
+    wet = cv2.GaussianBlur(wet, (0, 0), 3)
+    belt *= (1 - 0.35 * wet)[..., None]
+    oil = wet.copy()
+    oil[:, cx - 9:] = 0  # the tint covers the patch's leading 40 %
+    belt[..., 0] *= 1 - 0.35 * oil
+    belt[..., 2] *= 1 + 0.25 * oil
+    box_x = cx - 700  # the box rides 700 px behind the patch
+    belt[100:260, box_x - 80: box_x + 80] = (60, 110, 160)
+    belt = np.clip(belt, 0, 255).astype(np.uint8)
+    with BagWriter(bag) as writer:
+        for f in range(frames):
+            off = belt.shape[1] - w - f * speed_px
+            t = 1.0 + f / 30
+            writer.write_typed("/camera/image_raw", messages.image(belt[:, off: off + w].copy(), t), int(t * 1e9))
+
+
+def test_a_belt_like_patch_is_passed_as_not_an_item_and_never_fired_at(tmp_path):
+    """A wet patch with an oily tint over part of it is too unlike the belt to be a stain, and too much like
+    it to be an item: it is decided PASSED/NOT_AN_ITEM, counted, and never fired at; the box behind it is
+    picked. With item_share down to stain_share, the same patch is classified like an item."""
+    bag, report = tmp_path / "patch", tmp_path / "r.json"
+    _belt_with_a_patch_and_a_box(bag)
+    speed = 8 * 0.0016 * 30  # m/s at the default homography's 1.6 mm/px
+    assert main(["evaluate", str(bag), "--set", f"tracker.belt_speed={speed}", "--json", str(report)]) == 0
+    r = json.loads(report.read_text())
+    assert r["decisions"] == {"PASSED/NOT_AN_ITEM": 1, "REQUESTED/NONE": 1}, r["decisions"]
+    assert r["picks_fired"] == 1
+    assert main(["evaluate", str(bag), "--set", f"tracker.belt_speed={speed}", "--set", "classifier.item_share=0.25",
+                 "--json", str(report)]) == 0
+    r = json.loads(report.read_text())
+    assert r["items_decided"] == 2 and "PASSED/NOT_AN_ITEM" not in r["decisions"], r["decisions"]

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from waste_sorting import itemlist
-from waste_sorting.itemlist import ItemStatus, MissReason
+from waste_sorting.itemlist import ItemFlags, ItemStatus, MissReason
 from waste_sorting.scheduling.ejection import EjectorGeometry
 from waste_sorting.simulation.speed import SpeedProfile
 from waste_sorting.tracking.odometry import BeltOdometry
@@ -29,6 +29,8 @@ def detections(items: list[dict], t: float, profile: SpeedProfile, rng: np.rando
             if 0.15 < x < 0.85:
                 rec["class_id"], rec["confidence"] = it["cls"], it.get("conf", 0.9)
             rec["stamp"] = t
+            if "belt_like" in it and it["belt_like"] > rng.random():  # this share of sightings like a stain
+                rec["flags"] = ItemFlags.BELT_LIKE
             rows.append(rec)
     return np.array(rows, dtype=itemlist.ITEM_DTYPE)
 
@@ -95,6 +97,19 @@ def test_a_closed_bin_passes_even_a_certain_item_and_says_why():
     assert metal.record["status"] == ItemStatus.PASSED and metal.record["reason"] == MissReason.BIN_CLOSED
     assert metal.record["confidence"] == pytest.approx(1.0)
     assert glass.record["status"] == ItemStatus.REQUESTED and int(glass.record["ejector"]) == 1
+
+
+@pytest.mark.parametrize(("belt_like", "status", "reason"), [
+    (0.8, ItemStatus.PASSED, MissReason.NOT_AN_ITEM),  # mostly like a stain: passed, however confident its class
+    (0.2, ItemStatus.REQUESTED, MissReason.NONE),      # a few stain-like sightings do not overrule an item
+])
+def test_an_item_seen_mostly_belt_like_is_passed_as_not_an_item(belt_like, status, reason):
+    profile = SpeedProfile.constant(2.0)
+    items = [dict(x0=-0.06, t0=0.0, y=0.0, cls=2, conf=0.95, belt_like=belt_like)]
+    tracker = make_tracker(2.0)
+    (decision,) = run(tracker, items, profile, t_end=1.5)
+    assert decision.record["status"] == status and decision.record["reason"] == reason
+    assert tracker.stats.decisions[(status.name, reason.name)] == 1
 
 
 def test_class_evidence_is_fused_over_sightings():

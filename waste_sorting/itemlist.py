@@ -51,6 +51,7 @@ ITEM_DTYPE = np.dtype([
 class ItemFlags:
     TRUNCATED = 1  # detection touches the image border: position and size are partial
     AMENDED = 2    # pick request: replaces this item's earlier request (the plan moved after release)
+    BELT_LIKE = 4  # detection mostly a shade of the belt (a stain?): an item seen so is passed as NOT_AN_ITEM
 
 
 class ItemStatus(IntEnum):
@@ -74,6 +75,7 @@ class MissReason(IntEnum):
     UNCLASSIFIED = 9
     OVERLAP = 10  # the pulse would also blow a neighbour bound elsewhere: one bank cannot separate them
     BIN_CLOSED = 11  # its bin's floor is 1: closed (no floor keeps that bin at its purity target)
+    NOT_AN_ITEM = 12  # most of its sightings looked like a shade of the belt (a stain), not an item
 
 
 def empty(n: int = 0) -> np.ndarray:

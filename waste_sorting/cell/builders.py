@@ -26,12 +26,15 @@ def detector_settings(v: Values) -> tuple[Homography, SegmentationConfig, Detect
     size = v["expected_size"]
     if len(size) != 2:
         raise ValueError("expected_size must be [width, height] ([0, 0]: any)")
+    if v["item_share"] < v["stain_share"]:
+        raise ValueError(f"item_share ({v['item_share']}) must be at least stain_share ({v['stain_share']})")
     return (
         Homography(v["homography"]),
         SegmentationConfig(threshold=v["threshold"], min_area_px=v["min_area_px"],
                            speck_area_px=v["speck_area_px"], downscale=v["downscale"],
                            split_touching=v["split_touching"], shade_min=v["shade_min"],
-                           shade_chroma=v["shade_chroma"], settle_frames=v["settle_frames"]),
+                           shade_chroma=v["shade_chroma"], stain_share=v["stain_share"],
+                           item_share=v["item_share"], settle_frames=v["settle_frames"]),
         DetectorConfig(classify_band=(band[0], band[1]), max_classifications=v["max_classifications"],
                        max_belt_speed=v["max_belt_speed"], temperature=v["temperature"]),
     )

@@ -90,6 +90,10 @@ CLASSIFIER = (
           "ratio): darker pixels of the belt's own colour count as items", "", 0.0, 1.0),
     Param("shade_chroma", default_of(S, "shade_chroma"), "most colour change a shade of the belt may bring "
           "(relative chromaticity distortion); more counts as an item", "", 0.0, 1.0),
+    Param("stain_share", default_of(S, "stain_share"), "a region with fewer of its pixels unlike a shade of the "
+          "belt than this share is a stain: belt, not an item", "", 0.0, 1.0),
+    Param("item_share", default_of(S, "item_share"), "an item seen with fewer than this share (at least "
+          "stain_share) in most sightings is passed as PASSED/NOT_AN_ITEM, never fired at", "", 0.0, 1.0),
     Param("settle_frames", default_of(S, "settle_frames"), "frames of steady camera exposure before the belt "
           "model is taken and items are reported (0: from the first frame)", "", 0, 1000),
     Param("belt_model", "", "empty-belt model from `waste-sorting calibrate belt` ('' = learn it at start)",

@@ -286,8 +286,8 @@ def print_summary(r: dict[str, Any]) -> None:
         return
     print(f"items {r['items']}: detection recall {_fmt(r['detection_recall'])}, classification accuracy "
           f"{_fmt(r['classification_accuracy'])}")
-    print(f"decisions about no item (stains, split items): {r['phantom_decisions']}; pulses that hit nothing: "
-          f"{r['pulses_empty']}")
+    print(f"decisions about no item (stains, split items): {r['phantom_decisions']} "
+          f"({r['phantoms_not_an_item']} of them passed as not an item); pulses that hit nothing: {r['pulses_empty']}")
     print("purity: " + ", ".join(f"{k} {_fmt(v)}" for k, v in r["purity"].items()))
     print("recovery: " + ", ".join(f"{k} {_fmt(v)}" for k, v in r["recovery"].items()))
     print(f"eject timing error |ms| p50 {_fmt(r['timing_error_ms']['p50'], '{:.2f}')} "

@@ -366,8 +366,9 @@ def _score_against_truth(cell: OfflineCell, truth: list[TruthItem], classes: lis
             cm[it.class_id, pred if 0 <= pred < n else n] += 1
     detected = len(matched)
     # Decisions about no item (a stain, a split item's second half, a reflection): counted, never hidden.
-    phantoms = sum(1 for d in cell.decisions
-                   if nearest_truth(truth, float(d["stamp"]), float(d["x"]), float(d["y"])) is None)
+    phantoms = [d for d in cell.decisions
+                if nearest_truth(truth, float(d["stamp"]), float(d["x"]), float(d["y"])) is None]
+    phantoms_passed = sum(1 for d in phantoms if int(d["reason"]) == MissReason.NOT_AN_ITEM)
     refused = {int(f["item_id"]): MissReason(int(f["reason"])).name.lower() for f in cell.fired
                if int(f["status"]) == ItemStatus.MISSED}
     outcomes = account(truth, matched, result.bins, pulses, geom, classes, bin_classes, refused)
@@ -384,7 +385,8 @@ def _score_against_truth(cell: OfflineCell, truth: list[TruthItem], classes: lis
         "purity": summ["purity"], "recovery": summ["recovery"],
         "right_bin": summ["right_bin"], "wrong_bin": summ["wrong_bin"], "missed_count": summ["missed"],
         "timing_error_ms": summ["timing_error_ms"], "position_error_mm": summ["position_error_mm"],
-        "pulses_hit": summ["pulses_hit"], "pulses_empty": summ["pulses_empty"], "phantom_decisions": phantoms,
+        "pulses_hit": summ["pulses_hit"], "pulses_empty": summ["pulses_empty"], "phantom_decisions": len(phantoms),
+        "phantoms_not_an_item": phantoms_passed,
         "missed": missed, "accounting": tally(outcomes, classes),
         "_timing_errors": result.timing_error_ms, "_pulse_speeds": result.pulse_speeds, "_truth": truth,
         "_item_classes": {it.item_id: (classes[int(matched[it.item_id]["class_id"])]

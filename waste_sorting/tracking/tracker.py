@@ -100,6 +100,7 @@ class Track:
     class_obs: int = 0
     hits: int = 1
     misses: int = 0                 # processed frames that had it wholly in view but did not see it
+    belt_like: int = 0              # whole sightings that looked like a shade of the belt
     first_stamp: float = 0.0
     last_capture: float = 0.0
     decided: bool = False
@@ -262,6 +263,7 @@ class ConveyorTracker:
             return
         self._measure_speed(tr, float(d["x"]), stamp)
         tr.hits += 1
+        tr.belt_like += bool(int(d["flags"]) & ItemFlags.BELT_LIKE)
         n = tr.hits
         tr.stamp = stamp
         tr.absorb_edges(float(d["x"]), float(d["length"]), s_now)
@@ -291,6 +293,7 @@ class ConveyorTracker:
                    float(d["width"]), np.zeros(self.num_classes), first_stamp=stamp, last_capture=stamp)
         self._next_id += 1
         tr.speed_ref = (stamp, float(d["x"]))
+        tr.belt_like = int(bool(int(d["flags"]) & ItemFlags.BELT_LIKE))
         tr.absorb_edges(float(d["x"]), float(d["length"]), s_now)
         self._add_class(tr, d)
         self.tracks.append(tr)
@@ -368,6 +371,8 @@ class ConveyorTracker:
         class_id, conf = tr.class_estimate()[:2]
         self.stats.classified[class_id] += 1
         ejector = self.bins.ejector_for(class_id)
+        if 2 * tr.belt_like > tr.hits:  # a stain or a wet patch, more likely than an item: no air at it
+            return self._terminal(tr, now, ItemStatus.PASSED, MissReason.NOT_AN_ITEM)
         if class_id < 0:
             return self._terminal(tr, now, ItemStatus.MISSED, MissReason.UNCLASSIFIED)
         if ejector < 0:

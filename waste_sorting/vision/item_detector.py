@@ -81,7 +81,9 @@ class ItemDetector:
         rec["length"] = np.ptp(belt_k[:, :, 0], axis=1)
         rec["width"] = np.ptp(belt_k[:, :, 1], axis=1)
         rec["stamp"] = stamp
-        rec["flags"] = [ItemFlags.TRUNCATED if b.touches_edge else 0 for b in blobs]
+        item_share = self.segmenter.cfg.item_share
+        rec["flags"] = [(ItemFlags.TRUNCATED if b.touches_edge else 0) | (ItemFlags.BELT_LIKE if b.solid < item_share
+                                                                          else 0) for b in blobs]
         lo, hi = self.cfg.classify_band[0] * w, self.cfg.classify_band[1] * w
         if self.classifier is not None:
             wanted = np.array([not b.touches_edge and lo <= b.cx <= hi for b in blobs])

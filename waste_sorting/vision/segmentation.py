@@ -26,7 +26,10 @@ A pixel is an item candidate when its colour is further than ``threshold``
 from the compensated belt. Stains and wet patches darken the belt without
 changing its colour (a shade: brightness ratio between ``shade_min`` and 1,
 chromaticity change below ``shade_chroma``, after Horprasert et al.'s
-background model), so such pixels are belt; dust specks are too small to
+background model), so such pixels are belt, and a region with fewer than
+``stain_share`` of its pixels unlike a shade is dropped. One with fewer than
+``item_share`` is kept, marked by its ``solid`` share: the tracker passes an item
+seen mostly so as not an item, rather than fire at what may be a stain. Dust specks are too small to
 survive the morphological opening and ``min_area_px``, and pale grey specks
 (``speck_area_px``) are dropped before an item's gaps are closed, unless they
 touch the item: dust a few pixels off an item would otherwise join it and
@@ -62,6 +65,8 @@ class SegmentationConfig:
     shade_min: float = 0.45        # darkest shade (brightness ratio) a stain or wet patch gives the belt
     shade_chroma: float = 0.12     # most chromaticity change (relative) a shade may bring
     settle_frames: int = 6         # frames of steady exposure before the first items are reported (0: none)
+    stain_share: float = 0.25      # a region with fewer of its pixels unlike a shade of the belt is a stain: belt
+    item_share: float = 0.5        # one with fewer is belt-like: an item seen mostly so is passed as not an item
     split_touching: bool = True
     split_solidity: float = 0.88   # blobs less convex than this are split candidates
     split_min_part: float = 0.25   # each part of a split holds at least this share of the blob (a bottle's neck
@@ -74,7 +79,6 @@ THRESHOLD_EVERY = 15    # frames between remakes of the per-pixel threshold from
 STAIN_SAMPLE = 3         # every 3rd pixel of a region past the threshold tells a stain from an item
 SPECK_CHROMA = 0.25     # most colour change a dust speck (pale grey) brings against the belt
 SPECK_GAP = 3           # downscaled pixels: a pale fleck this close to an item's edge is the item's
-SOLID_SHARE = 0.25      # a region with fewer of its pixels unlike a shade than this is a stain, not an item
 GHOST_AFTER = 15        # frames in a row (half a second) an item covers a tile before outlines are looked at
 GHOST_EVERY = 2         # frames between looks for ghosts (a ghost stays put: no need to look at every frame)
 GHOST_LOOKS = 3         # looks in a row an outline shows no edge in a tile before the tile is learnt again
@@ -96,6 +100,7 @@ class Blob:
     area: float
     touches_edge: bool
     contour: np.ndarray  # Nx2 int32, full-resolution pixels
+    solid: float = 1.0   # share of its pixels past the threshold that are not a shade of the belt
 
 
 @dataclass
@@ -146,6 +151,8 @@ class BeltSegmenter:
         self.frames = 0
         self.settled_after: int | None = None   # frames it took to settle
         self.last_mask: tuple[np.ndarray, np.ndarray] = (np.zeros((0, 0, 3), np.uint8), np.zeros((0, 0), np.uint8))
+        # the last mask's regions: their labels, and each label's solid share
+        self._regions: tuple[np.ndarray, np.ndarray] = (np.zeros((0, 0), np.int32), np.ones(1, np.float32))
 
     @property
     def settled(self) -> bool:
@@ -236,6 +243,7 @@ class BeltSegmenter:
             mask[ys[unlike], xs[unlike]] = 255
         strong = cv2.findNonZero(mask)
         if strong is None:
+            self._regions = (np.zeros((0, 0), np.int32), np.ones(1, np.float32))
             return mask
         mask = self._drop_specks(mask, small, expected)
         mask = cv2.morphologyEx(mask, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (7, 7)))
@@ -250,10 +258,12 @@ class BeltSegmenter:
         region = labels[ys, xs]
         high_n = np.bincount(region, minlength=n)
         solid_n = np.bincount(region, weights=~shade, minlength=n)
-        stain = (solid_n < SOLID_SHARE * high_n) | (high_n == 0)  # shade only, or nothing past the threshold
+        share = (solid_n / np.maximum(high_n, 1)).astype(np.float32)
+        stain = (share < cfg.stain_share) | (high_n == 0)  # shade only, or nothing past the threshold
         stain[0] = False
         if stain.any():
             mask[stain[labels]] = 0
+        self._regions = (labels, share)
         return mask
 
     def _drop_specks(self, mask: np.ndarray, small: np.ndarray, expected: np.ndarray) -> np.ndarray:
@@ -372,14 +382,18 @@ class BeltSegmenter:
         min_area = self.cfg.min_area_px / (d * d)
         max_area = self.cfg.max_area_fraction * h * w
         contours, _ = cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+        labels, share = self._regions
         blobs: list[Blob] = []
         for c in contours:
             area = cv2.contourArea(c)
             if area < min_area or area > max_area:
                 continue
+            # an outline's points are its region's own pixels
+            px, py = c[0, 0]
+            solid = float(share[labels[py, px]]) if labels.shape == mask.shape else 1.0
             parts = self._split(small, c, min_area) if self.cfg.split_touching else [c]
             for part in parts:
-                blobs.append(self._blob(part, d, w, h))
+                blobs.append(self._blob(part, d, w, h, solid))
         return blobs
 
     def _split(self, small: np.ndarray, contour: np.ndarray, min_area: float) -> list[np.ndarray]:
@@ -421,13 +435,13 @@ class BeltSegmenter:
         return parts
 
     @staticmethod
-    def _blob(contour: np.ndarray, d: int, w: int, h: int) -> Blob:
+    def _blob(contour: np.ndarray, d: int, w: int, h: int, solid: float = 1.0) -> Blob:
         x, y, bw, bh = cv2.boundingRect(contour)
         m = cv2.moments(contour)
         cx, cy = (m["m10"] / m["m00"], m["m01"] / m["m00"]) if m["m00"] else (x + bw / 2, y + bh / 2)
         edge = x <= 1 or y <= 1 or x + bw >= w - 1 or y + bh >= h - 1
         return Blob(x * d, y * d, (x + bw) * d, (y + bh) * d, (cx + 0.5) * d, (cy + 0.5) * d,
-                    float(m["m00"]) * d * d, edge, (contour.reshape(-1, 2) * d).astype(np.int32))
+                    float(m["m00"]) * d * d, edge, (contour.reshape(-1, 2) * d).astype(np.int32), solid)
 
 
 def _shrink(frame: np.ndarray, d: int) -> np.ndarray:
