@@ -35,6 +35,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "a model's top-1 on its holdout items pasted on white, grey, belt and cluttered backgrounds",
         "model",
     ),
+    "pack": ("one file with a labelled folder's split, masks, backgrounds and the teacher, for `distill` "
+             "on another machine", "model"),
+    "distill": ("patient, consistent distillation on a pack for a time budget (a lent GPU, or a tiny CPU run)",
+                "model"),
     "export": ("export a training checkpoint to ONNX + sidecar JSON", "model"),
     "classify": ("classify image files or folders", "model"),
     "sim": ("render a simulated belt run to a rosbag2 bag with ground truth", "bags"),

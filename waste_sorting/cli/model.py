@@ -1,5 +1,5 @@
-"""Model commands: `train`, `average`, `train-ab`, `check-backgrounds`, `export`, `classify`, `quantize`,
-`engine`, `bench`, `demo-set`."""
+"""Model commands: `train`, `average`, `train-ab`, `check-backgrounds`, `pack`, `distill`, `export`, `classify`,
+`quantize`, `engine`, `bench`, `demo-set`."""
 
 from __future__ import annotations
 
@@ -142,8 +142,81 @@ def run_check_backgrounds(args: argparse.Namespace) -> int:
     return 0
 
 
+def add_pack(p: argparse.ArgumentParser) -> None:
+    from waste_sorting.data.folders import DEFAULT_HOLDOUT_FRACTION, DEFAULT_SPLIT_SEED
+    from waste_sorting.model.backgrounds import BACKGROUND_SETS
+
+    p.add_argument("--data", type=Path, required=True, help="folder with one sub-folder per class")
+    p.add_argument("--out", type=Path, required=True, help="the pack file to write (e.g. pack/trashnet.pt)")
+    p.add_argument("--teacher", type=Path,
+                   help="a fine-tuned teacher's checkpoint.pt (default: EfficientNet-Lite0's ImageNet weights, "
+                        "fine-tuned by `distill` first)")
+    p.add_argument("--backgrounds", choices=tuple(BACKGROUND_SETS), default="varied",
+                   help="what the cut-out items are pasted on")
+    p.add_argument("--holdout", type=float, default=DEFAULT_HOLDOUT_FRACTION)
+    p.add_argument("--split-seed", type=int, default=DEFAULT_SPLIT_SEED)
+    p.add_argument("--limit-per-class", type=int, default=0, help="at most N images per class (tests)")
+
+
+def run_pack(args: argparse.Namespace) -> int:
+    import torch
+
+    from waste_sorting.model.pack import build_pack
+    from waste_sorting.model.train import split_folder
+
+    classes, train_items, hold_items = split_folder(args.data, args.holdout, args.split_seed, args.limit_per_class)
+    contents = build_pack(args.data, classes, train_items, hold_items, args.split_seed, args.holdout, args.teacher,
+                          args.backgrounds)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = args.out.with_name(args.out.name + ".part")
+    torch.save(contents, tmp)
+    tmp.replace(args.out)
+    print(f"wrote {args.out} ({args.out.stat().st_size / 2**20:.1f} MiB)")
+    return 0
+
+
+def add_distill(p: argparse.ArgumentParser) -> None:
+    from waste_sorting.model.patient import DistillConfig
+
+    p.add_argument("--pack", type=Path, required=True, help="from `waste-sorting pack`")
+    p.add_argument("--out", type=Path, required=True,
+                   help="run folder: checkpoint.pt (resumes), teacher.pt, student.pt.000..., report.json")
+    p.add_argument("--device", help="cuda (a lent GPU) or cpu (a tiny run to try the recipe)")
+    p.add_argument("--minutes", type=float, help="the student's time budget; its learning rate's cosine runs over it")
+    p.add_argument("--steps", type=int, help="or exactly this many steps (0: the time budget)")
+    p.add_argument("--teacher-minutes", type=float,
+                   help="fine-tune the pack's ImageNet teacher first for this long (skipped for a tuned one)")
+    p.add_argument("--teacher-steps", type=int, help="or this many steps")
+    p.add_argument("--init-onnx", type=Path, help="start the student from this model (e.g. models/waste_cbam18.onnx)")
+    p.add_argument("--size", type=int)
+    p.add_argument("--teacher-size", type=int)
+    p.add_argument("--batch-size", type=int)
+    p.add_argument("--lr", type=float)
+    p.add_argument("--teacher-lr", type=float)
+    p.add_argument("--weight-decay", type=float)
+    p.add_argument("--warmup", type=float, help="share of the budget the learning rate warms up over")
+    p.add_argument("--mixup", type=float, help="views mixed with Beta(a, a) weights; 0 disables")
+    p.add_argument("--kd-temperature", type=float)
+    p.add_argument("--feature-kd", type=float, help="weight of matching the teacher's pooled features")
+    p.add_argument("--belt-p", type=float, help="share of views with the item cut out on a background")
+    p.add_argument("--white-balance", type=float)
+    p.add_argument("--bf16", action=argparse.BooleanOptionalAction, help="bfloat16 autocast")
+    p.add_argument("--eval-minutes", type=float, help="holdout figures every so often")
+    p.add_argument("--checkpoint-minutes", type=float)
+    p.add_argument("--seed", type=int)
+    defaults_from(p, DistillConfig)
+
+
+def run_distill(args: argparse.Namespace) -> int:
+    from waste_sorting.model.patient import DistillConfig, distill
+
+    distill(options(args, DistillConfig))
+    return 0
+
+
 def add_export(p: argparse.ArgumentParser) -> None:
-    p.add_argument("checkpoint", type=Path, help="checkpoint.pt from `waste-sorting train`")
+    p.add_argument("checkpoint", type=Path,
+                   help="checkpoint.pt from `waste-sorting train`, or student.pt from `distill` (its parts joined)")
     p.add_argument("--out", type=Path, required=True, help="output .onnx (sidecar .json beside it)")
     p.add_argument("--fp32-weights", action="store_true", help="store FP32 weights (twice the size)")
 
