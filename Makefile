@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 export ROS_AUTOMATIC_DISCOVERY_RANGE ?= LOCALHOST
 
-.PHONY: venv test lint demo soak bench firmware debian clean
+.PHONY: venv test lint demo soak bench firmware debian clean gpu-pack
 
 $(STAMP): requirements.txt requirements-dev.txt setup.py
 	$(PY) -m pip --version >/dev/null 2>&1 || $(PYTHON) -m venv --clear $(VENV)  # new, or left half-made
@@ -48,6 +48,14 @@ soak: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) -m waste_sorting.cli bench
+
+# What `waste-sorting distill` needs on a GPU machine that sees only the files sent with it (doc/model.md):
+# the training pack and the teacher's code as a wheel, in .gpu/ (ignored by git; carry it).
+DATA ?= ../shared/data/trashnet
+gpu-pack: $(STAMP)
+	mkdir -p .gpu
+	$(PY) -m waste_sorting.cli pack --data $(DATA) --out .gpu/trashnet.pt
+	$(PY) -m pip download -q --no-deps efficientnet-lite-pytorch -d .gpu
 
 # The reference valve controller (ATmega2560) and its simavr harness: needs gcc-avr, avr-libc, simavr,
 # libsimavr-dev, libelf-dev (Debian). Prints the firmware's flash and RAM use.

@@ -15,6 +15,7 @@ from waste_sorting.data.folders import LabelledImage
 from waste_sorting.data.photos import PHOTO_ASPECT
 from waste_sorting.inference.preprocess import normalize_batch
 from waste_sorting.model.augment import AugmentConfig, augment
+from waste_sorting.progress import Progress
 from waste_sorting.simulation.cutout import CUTOUT_VERSION, item_mask
 
 PRELOAD_SIZE = (320, round(320 / PHOTO_ASPECT))  # (w, h): photos as taken (data.photos), enough for 224 px crops
@@ -54,7 +55,9 @@ def preload(items: list[LabelledImage], use_cache: bool = True) -> Preloaded:
     images = np.empty((len(items), h, w, 3), np.uint8)
     masks = np.empty((len(items), h, w), np.uint8)
     keep = []
+    progress = Progress("cutting out the items (once; cached)", len(items), "images")
     for i, it in enumerate(items):
+        progress.update()
         try:
             img = cv2.resize(load_image(it.path), (w, h), interpolation=cv2.INTER_AREA)
         except ValueError as exc:  # one bad file must not stop a long training run
@@ -63,6 +66,7 @@ def preload(items: list[LabelledImage], use_cache: bool = True) -> Preloaded:
         images[i] = img
         masks[i] = item_mask(img)
         keep.append(i)
+    progress.close()
     images, masks = images[keep], masks[keep]
     labels = np.array([items[i].label for i in keep], np.int64)
     if use_cache:
