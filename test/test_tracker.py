@@ -21,8 +21,8 @@ def detections(items: list[dict], t: float, profile: SpeedProfile, rng: np.rando
     """Detections of the items that are inside the view [0, 1] m at time t (1 mm noise)."""
     rows = []
     for it in items:
-        x = it["x0"] + profile.travel(t) - profile.travel(it["t0"])
-        if it["t0"] <= t and 0.0 < x < 1.0:
+        x = it["x0"] + (0.0 if it.get("still") else profile.travel(t) - profile.travel(it["t0"]))
+        if it["t0"] <= t < it.get("t1", np.inf) and 0.0 < x < 1.0:
             rec = itemlist.empty(1)[0]
             rec["x"], rec["y"] = x + rng.normal(0, 0.001), it["y"]
             rec["length"], rec["width"] = 0.1, 0.08
@@ -110,6 +110,25 @@ def test_an_item_seen_mostly_belt_like_is_passed_as_not_an_item(belt_like, statu
     (decision,) = run(tracker, items, profile, t_end=1.5)
     assert decision.record["status"] == status and decision.record["reason"] == reason
     assert tracker.stats.decisions[(status.name, reason.name)] == 1
+
+
+@pytest.mark.parametrize("belt", [2.0, 0.5])
+def test_a_place_that_stays_put_while_items_ride_the_belt_is_one_track_not_an_item(belt):
+    """A ghost of the belt model (or glare) looks like an item and is classified like one, but it stays where it
+    is while the belt moves: it stays one track, and is passed as NOT_AN_ITEM. (The belt's travel is judged from
+    the items' own speed; test_a_configured_speed_the_items_refute_is_not_followed has a belt_speed far off.)"""
+    profile = SpeedProfile.constant(belt)
+    items = [dict(x0=-0.06, t0=0.3 * k, y=0.2 * (k % 2) - 0.1, cls=k % 5, conf=0.95) for k in range(4)]
+    ghost = dict(x0=0.5, t0=0.0, t1=1.2, y=0.3, cls=1, conf=0.95, still=True)
+    tracker = make_tracker(belt)
+    decisions = run(tracker, items + [ghost], profile, t_end=0.9 + 2.8 / belt)  # the last item past every ejector
+    records = [d.record for d in decisions]
+    picks = [r for r in records if r["status"] == ItemStatus.REQUESTED]
+    not_items = [r for r in records if r["reason"] == MissReason.NOT_AN_ITEM]
+    assert len(picks) == len(items) and sorted(int(r["ejector"]) for r in picks) == [0, 1, 2, 3]
+    assert len(not_items) == 1 and not_items[0]["status"] == ItemStatus.PASSED
+    assert not_items[0]["y"] == pytest.approx(0.3)
+    assert len(records) == len(items) + 1
 
 
 def test_class_evidence_is_fused_over_sightings():

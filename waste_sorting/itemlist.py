@@ -75,7 +75,8 @@ class MissReason(IntEnum):
     UNCLASSIFIED = 9
     OVERLAP = 10  # the pulse would also blow a neighbour bound elsewhere: one bank cannot separate them
     BIN_CLOSED = 11  # its bin's floor is 1: closed (no floor keeps that bin at its purity target)
-    NOT_AN_ITEM = 12  # most of its sightings looked like a shade of the belt (a stain), not an item
+    NOT_AN_ITEM = 12  # most of its sightings looked like a shade of the belt (a stain), or it stayed put in the
+                      # view while the belt moved (a ghost, glare): not an item
 
 
 def empty(n: int = 0) -> np.ndarray:

@@ -84,6 +84,11 @@ class TrackerConfig:
 
 
 SPEED_BASELINE = 0.15  # s: the shortest travel time the items' speed is measured over
+SPEED_EXTENT_TOLERANCE = 0.05  # share of its length an item's extent may change over that time and still count
+STILL_TRAVEL = 0.03  # m the items travel meanwhile, over which a track that stays put shows it is not on the belt
+STILL_SHARE = 0.25   # share of the belt's travel a track must move itself to be riding the belt
+FIRST_SPEED_MIN = 0.05  # m/s a track must move at to give the first estimate of the speed
+STILL_HOLD = 1.0     # s after the last moving track's reading that a still track's are left out of the speed
 EDGE_SIGHTINGS = 32  # sightings an item's extent is taken from (the most recent)
 
 
@@ -101,6 +106,8 @@ class Track:
     hits: int = 1
     misses: int = 0                 # processed frames that had it wholly in view but did not see it
     belt_like: int = 0              # whole sightings that looked like a shade of the belt
+    seen_first: tuple[float, float] = (0.0, 0.0)  # (x, stamp) of its first whole sighting
+    seen_last: tuple[float, float] = (0.0, 0.0)   # and of its last
     first_stamp: float = 0.0
     last_capture: float = 0.0
     decided: bool = False
@@ -109,10 +116,10 @@ class Track:
     decision_latency: float = 0.0
     status: int = ItemStatus.OBSERVED
     reason: int = MissReason.NONE
-    # The sighting the belt speed is measured from (its stamp, its own centre): renewed once it is
+    # The sighting the belt speed is measured from (its stamp, its own centre and length): renewed once it is
     # SPEED_BASELINE s old, since a centre moves by a few pixels of noise from one frame to the next (a
     # quarter of a slow belt's motion). Only whole sightings start a track, so every track has one.
-    speed_ref: tuple[float, float] = (float("nan"), float("nan"))
+    speed_ref: tuple[float, float, float] = (float("nan"), float("nan"), float("nan"))
     # (leading, trailing) edge of each whole sighting, against the belt's travel then: constant for an item
     # riding it. The most recent EDGE_SIGHTINGS.
     edges: deque[tuple[float, float]] = field(default_factory=lambda: deque(maxlen=EDGE_SIGHTINGS))
@@ -128,6 +135,14 @@ class Track:
         k = 1 if len(self.edges) >= 5 else 0
         lead, trail = leads[-1 - k], trails[k]
         self.x, self.travel, self.length = s_now + (lead + trail) / 2, s_now, lead - trail
+
+    def rides_belt(self, speed: float) -> bool:
+        """Whether it moved with the items, at ``speed`` (m/s). An item does; a place that stays
+        put in the view while the belt moves under it (a ghost of the belt model, glare, a fixed shadow) does
+        not, however item-like it looks."""
+        (x0, t0), (x1, t1) = self.seen_first, self.seen_last
+        travel = speed * (t1 - t0)
+        return travel < STILL_TRAVEL or x1 - x0 >= STILL_SHARE * travel
 
     def class_estimate(self) -> tuple[int, float, int, float]:
         """(class, probability, runner-up, its probability) of the fused evidence; -1 when none."""
@@ -183,14 +198,27 @@ class ConveyorTracker:
         self.measured_speed: float | None = None
         self.last_frame_stamp: float | None = None
         self._mismatch_since: float | None = None
+        self._moving_reading = -math.inf  # stamp of the last speed reading from a track riding the belt
         self._next_id = 1
 
     @property
     def num_classes(self) -> int:
         return len(self.bins.classes)
 
+    def _rides_belt(self, tr: Track) -> bool:
+        """Whether the track moves with the items: their measured speed is the reference (a wrong belt_speed must
+        not make every item look still); the belt's own speed only until an item has been seen moving."""
+        return tr.rides_belt(self.measured_speed if self.measured_speed is not None else self.odometry.speed)
+
     def predict_x(self, tr: Track, t: float) -> float:
-        return tr.x + self.odometry.travel(t) - tr.travel
+        return self._x_at(tr, self.odometry.travel(t))
+
+    def _x_at(self, tr: Track, s: float) -> float:
+        """Where the track is once the belt has travelled to ``s``: carried with it, or where it stays put (so
+        that a ghost or glare stays one track, decided once, not a new one every few frames)."""
+        if not self._rides_belt(tr):
+            return tr.seen_last[0]
+        return tr.x + s - tr.travel
 
     def speed_mismatch(self, tolerance: float, now: float, hold: float = 1.0) -> str | None:
         """Why the speed used for prediction disagrees with the items' measured motion, or None.
@@ -225,7 +253,7 @@ class ConveyorTracker:
         self.stats.detections += len(detections)
         self.last_frame_stamp = stamp if self.last_frame_stamp is None else max(stamp, self.last_frame_stamp)
         s_now = self.odometry.travel(stamp)
-        predicted = [tr.x + s_now - tr.travel for tr in self.tracks]  # every track moved to this frame
+        predicted = [self._x_at(tr, s_now) for tr in self.tracks]  # every track moved to this frame
         pairs = []
         for ti, (tr, px) in enumerate(zip(self.tracks, predicted, strict=True)):
             gate = self.cfg.gate_along + 0.15 * abs(s_now - tr.travel)
@@ -261,9 +289,10 @@ class ConveyorTracker:
         tr.last_capture = stamp
         if int(d["flags"]) & ItemFlags.TRUNCATED:
             return
-        self._measure_speed(tr, float(d["x"]), stamp)
+        self._measure_speed(tr, float(d["x"]), float(d["length"]), stamp)
         tr.hits += 1
         tr.belt_like += bool(int(d["flags"]) & ItemFlags.BELT_LIKE)
+        tr.seen_last = (float(d["x"]), stamp)
         n = tr.hits
         tr.stamp = stamp
         tr.absorb_edges(float(d["x"]), float(d["length"]), s_now)
@@ -274,26 +303,38 @@ class ConveyorTracker:
         elif 0 <= int(d["class_id"]) < self.num_classes:
             self.stats.late_classifications += 1
 
-    def _measure_speed(self, tr: Track, x: float, stamp: float) -> None:
+    def _measure_speed(self, tr: Track, x: float, length: float, stamp: float) -> None:
         """The items' speed: a running mean, with a time constant of SPEED_BASELINE, of each track's motion
-        over SPEED_BASELINE s or more. The very first estimate is from two frames, so that a belt at any
-        speed is measured at once."""
-        ref_t, ref_x = tr.speed_ref
+        over SPEED_BASELINE s or more. The very first estimate is from two frames of a track that moved, so
+        that a belt at any speed is measured at once (and not from a still blob seen first)."""
+        ref_t, ref_x, ref_length = tr.speed_ref
         span = stamp - ref_t
         if not (span >= SPEED_BASELINE or (self.measured_speed is None and span > 1e-3)):
             return
         v, keep = (x - ref_x) / span, math.exp(-span / SPEED_BASELINE)
+        if self.measured_speed is None and v < FIRST_SPEED_MIN:
+            return
         if span >= SPEED_BASELINE:
-            tr.speed_ref = (stamp, x)
-        if 0 <= v < 20:
+            tr.speed_ref = (stamp, x, length)
+        # A centre moves with its item only while the item's extent holds: one that grows or shrinks (a ghost of
+        # where it stood wearing away, a neighbour merging) moves its centre at another speed.
+        steady = abs(length - ref_length) <= max(SPEED_EXTENT_TOLERANCE * max(length, ref_length), 0.01)
+        # What stays put while items move is not on the belt; once no item has moved for STILL_HOLD s, the belt
+        # itself has stopped and the still tracks are its measure.
+        if self._rides_belt(tr):
+            self._moving_reading = stamp
+        elif stamp - self._moving_reading < STILL_HOLD:
+            return
+        if steady and 0 <= v < 20:
             self.measured_speed = v if self.measured_speed is None else keep * self.measured_speed + (1 - keep) * v
 
     def _create(self, d: np.void, stamp: float, s_now: float) -> int:
         tr = Track(self._next_id, float(d["x"]), float(d["y"]), stamp, s_now, float(d["length"]),
                    float(d["width"]), np.zeros(self.num_classes), first_stamp=stamp, last_capture=stamp)
         self._next_id += 1
-        tr.speed_ref = (stamp, float(d["x"]))
+        tr.speed_ref = (stamp, float(d["x"]), float(d["length"]))
         tr.belt_like = int(bool(int(d["flags"]) & ItemFlags.BELT_LIKE))
+        tr.seen_first = tr.seen_last = (float(d["x"]), stamp)
         tr.absorb_edges(float(d["x"]), float(d["length"]), s_now)
         self._add_class(tr, d)
         self.tracks.append(tr)
@@ -341,7 +382,8 @@ class ConveyorTracker:
             elif tr.request is not None and (amended := self._amend(tr, now)) is not None:
                 out.append(amended)
             if tr.decided:
-                if x_now - tr.length / 2 <= last_ejector + self.cfg.forget_after:
+                still_here = not self._rides_belt(tr) and t_view - tr.last_capture <= self.cfg.max_unseen
+                if still_here or x_now - tr.length / 2 <= last_ejector + self.cfg.forget_after:
                     keep.append(tr)
                 continue
             leaving = x_view + tr.length / 2 >= self.cfg.view_x_max
@@ -371,7 +413,7 @@ class ConveyorTracker:
         class_id, conf = tr.class_estimate()[:2]
         self.stats.classified[class_id] += 1
         ejector = self.bins.ejector_for(class_id)
-        if 2 * tr.belt_like > tr.hits:  # a stain or a wet patch, more likely than an item: no air at it
+        if 2 * tr.belt_like > tr.hits or not self._rides_belt(tr):  # a stain, a ghost, glare: no air at it
             return self._terminal(tr, now, ItemStatus.PASSED, MissReason.NOT_AN_ITEM)
         if class_id < 0:
             return self._terminal(tr, now, ItemStatus.MISSED, MissReason.UNCLASSIFIED)
