@@ -44,6 +44,40 @@ def test_a_missing_belt_model_is_one_line(empty_dirty_bag, tmp_path, capsys):
     assert "Traceback" not in err
 
 
+@pytest.fixture(scope="module")
+def wet_line(tmp_path_factory):
+    """A wet line's empty belt: stains leave it 0.25 to 0.6 of its brightness, darker than shade_min allows."""
+    bag = tmp_path_factory.mktemp("wet") / "empty"
+    assert main(["sim", "--dirty", "--stain-shade", "0.25,0.6", "--items-per-second", "0", "--duration", "8",
+                 "--seed", "21", "--out", str(bag)]) == 0
+    return bag
+
+
+def test_calibrate_belt_measures_a_wet_line_s_dark_stains_and_the_cell_takes_them_for_belt(wet_line, tmp_path,
+                                                                                            capsys):
+    model, report = tmp_path / "wet.npz", tmp_path / "r.json"
+    assert main(["evaluate", str(wet_line), "--json", str(report)]) == 0
+    without = json.loads(report.read_text())
+    assert without["items_decided"] > 0  # every dark stain is an item to the defaults
+    assert main(["calibrate", "belt", str(wet_line), "--seconds", "4", "--out", str(model)]) == 0
+    out = capsys.readouterr().out
+    assert "darker than shade_min 0.45 allows" in out and ", 0 item blobs" in out, out
+    assert main(["evaluate", str(wet_line), "--set", f"classifier.belt_model={model}", "--json", str(report)]) == 0
+    r = json.loads(report.read_text())
+    assert r["items_decided"] == 0 and r["picks_fired"] == 0, (without["items_decided"], r["items_decided"])
+
+
+def test_items_on_a_wet_line_are_found_from_its_belt_model(wet_line, tmp_path):
+    model, bag, report = tmp_path / "wet.npz", tmp_path / "items", tmp_path / "r.json"
+    assert main(["calibrate", "belt", str(wet_line), "--seconds", "4", "--out", str(model)]) == 0
+    assert main(["sim", "--dirty", "--stain-shade", "0.25,0.6", "--items-per-second", "2", "--duration", "12",
+                 "--seed", "22", "--out", str(bag)]) == 0
+    assert main(["evaluate", str(bag), "--set", f"classifier.belt_model={model}", "--json", str(report)]) == 0
+    r = json.loads(report.read_text())
+    assert r["items"] >= 15 and r["detection_recall"] >= 0.95, r["detection_recall"]
+    assert r["phantom_decisions"] <= 1 and r["pulses_empty"] == 0, (r["phantom_decisions"], r["pulses_empty"])
+
+
 def test_items_on_a_dirty_belt_are_found_and_nothing_else_is_fired_at(tmp_path):
     bag, report = tmp_path / "dirty", tmp_path / "r.json"
     assert main(["sim", "--dirty", "--items-per-second", "2", "--duration", "12", "--seed", "22", "--out",

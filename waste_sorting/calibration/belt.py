@@ -3,50 +3,77 @@
 The technician's first step on a new line: run the belt empty for some
 seconds; the segmenter learns its light, colour cast, stains and dust, and
 the result is saved where the classifier loads it at start (``belt_model``).
-The frames after the model settled are checked too: an empty belt should
-show no item pixels, and if it does, the threshold that would hide them is
-reported.
+It measures how dark the belt's stains get, so that the model takes them for
+belt even where they are darker than ``shade_min`` allows. The model is then
+checked on the frames again, as the cell would start from it: an empty belt
+should show no item pixels.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from waste_sorting.errors import DataError
 from waste_sorting.vision.segmentation import BeltModel, BeltSegmenter, SegmentationConfig
 
+STAIN_QUANTILE = 0.001  # the darkest stains: this quantile of the brightness ratios of the belt's darker shades
+STAIN_MARGIN = 0.05     # the model takes shades this much darker still for stains
+STAIN_FLOOR = 0.15      # and never darker than this: a near-black blob is an item, whatever the belt shows
+STAIN_SAMPLES = 500     # fewer darker shades than this on the whole recording: nothing to measure
+
 
 @dataclass(frozen=True)
 class BeltCalibration:
     model: BeltModel
-    frames: int                 # frames read
+    frames: int                 # frames read to learn it
     settled_after: int          # frames it took the exposure to settle
-    item_pixel_share: float     # share of pixels the settled model still took for items (empty belt: ~0)
-    blobs: int                  # item blobs found on the empty belt after settling
+    stain_shade: float | None   # darkest shade of the belt its stains gave (None: too few stained pixels)
+    item_pixel_share: float     # share of pixels the cell, starting from the model, took for items (empty: ~0)
+    blobs: int                  # item blobs it found on the empty belt
 
 
-def learn_belt(frames: Iterable[np.ndarray], cfg: SegmentationConfig) -> BeltCalibration:
-    """Learn the belt from frames of it running empty."""
+def learn_belt(frames: Callable[[], Iterable[np.ndarray]], cfg: SegmentationConfig) -> BeltCalibration:
+    """Learn the belt from frames of it running empty, then check the model on them as the cell would use it.
+
+    ``frames`` gives the frames each time it is called: once to learn, once to check.
+    """
     seg = BeltSegmenter(cfg)
-    n = blobs = 0
-    item_px = checked_px = 0
+    n = 0
+    shades: list[np.ndarray] = []
     size: tuple[int, int] | None = None
-    for frame in frames:
+    for frame in frames():
         n += 1
         size = (frame.shape[1], frame.shape[0])
-        found = seg.segment(frame)
+        seg.segment(frame)
         if seg.settled_after is not None and n > seg.settled_after:
-            _, mask = seg.last_mask
-            item_px += int(np.count_nonzero(mask))
-            checked_px += mask.size
-            blobs += len(found)
+            shades.append(seg.stain_shades())
     model = seg.model(size) if size is not None else None
     if model is None or seg.settled_after is None:
         raise DataError(f"the belt model did not settle in {n} frames: the camera's exposure never held steady "
                         "(record longer, or fix the camera's exposure)")
-    if checked_px == 0:
+    if n == seg.settled_after:
         raise DataError(f"the model settled only at the last of {n} frames: record a few seconds more")
-    return BeltCalibration(model, n, seg.settled_after, item_px / checked_px, blobs)
+    shade = np.concatenate(shades)
+    stain = float(np.quantile(shade, STAIN_QUANTILE)) if shade.size >= STAIN_SAMPLES else None
+    if stain is not None:
+        model = replace(model, shade_min=max(STAIN_FLOOR, stain - STAIN_MARGIN))
+    share, blobs = _check(frames(), model, cfg)
+    return BeltCalibration(model, n, seg.settled_after, stain, share, blobs)
+
+
+def _check(frames: Iterable[np.ndarray], model: BeltModel, cfg: SegmentationConfig) -> tuple[float, int]:
+    """(share of pixels taken for items, item blobs) on frames of the empty belt, starting from ``model``."""
+    seg = BeltSegmenter(cfg, model)
+    n = blobs = item_px = checked_px = 0
+    for frame in frames:
+        n += 1
+        found = seg.segment(frame)
+        if seg.settled_after is not None and n > seg.settled_after:
+            mask = seg.last_mask[1]
+            item_px += int(np.count_nonzero(mask))
+            checked_px += mask.size
+            blobs += len(found)
+    return item_px / max(checked_px, 1), blobs

@@ -95,6 +95,9 @@ class DetectStage:
         if belt.settled and not was_settled:
             self.settled_news = (f"belt model settled after {belt.settled_after} frames of steady exposure: items "
                                  "are reported from now")
+            if belt.shade_min < belt.cfg.shade_min:
+                self.settled_news += (f"; shades down to {belt.shade_min:.2f} of the belt's brightness are stains "
+                                      f"(the belt model's, darker than shade_min {belt.cfg.shade_min:g})")
         self.stats.frames += 1
         self.stats.items += len(result.records)
         return Detected(stamp, frame, result)
@@ -107,7 +110,8 @@ class DetectStage:
                   "items": st.items, "classifications_skipped": self.detector.budget.skipped,
                   "latency_p50_ms": float(np.percentile(lat, 50)) if lat.size else 0.0,
                   "latency_p99_ms": float(np.percentile(lat, 99)) if lat.size else 0.0,
-                  "belt_settled": belt.settled, "exposure_gain": float(belt.gain.mean())}
+                  "belt_settled": belt.settled, "exposure_gain": float(belt.gain.mean()),
+                  "shade_min": belt.shade_min}
         if st.frames and not belt.settled:
             return "settling: learning the empty belt, no items yet", values
         return (f"{st.rejected} frames rejected" if st.rejected else None), values

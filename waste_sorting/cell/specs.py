@@ -87,7 +87,8 @@ CLASSIFIER = (
           1, 8),
     Param("split_touching", default_of(S, "split_touching"), "split touching items with a watershed"),
     Param("shade_min", default_of(S, "shade_min"), "darkest shade a stain or wet patch gives the belt (brightness "
-          "ratio): darker pixels of the belt's own colour count as items", "", 0.0, 1.0),
+          "ratio): darker pixels of the belt's own colour count as items (a belt_model whose stains were darker "
+          "lowers it to them)", "", 0.0, 1.0),
     Param("shade_chroma", default_of(S, "shade_chroma"), "most colour change a shade of the belt may bring "
           "(relative chromaticity distortion); more counts as an item", "", 0.0, 1.0),
     Param("stain_share", default_of(S, "stain_share"), "a region with fewer of its pixels unlike a shade of the "

@@ -7,6 +7,7 @@ import csv
 import json
 import sys
 import time
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -368,21 +369,36 @@ def _belt(args: argparse.Namespace) -> int:
 
     _, seg, _ = detector_settings(node_values(args.params or paths.default_params_file(), "classifier",
                                               specs.CLASSIFIER))
-    if args.source == "live":
-        from waste_sorting.ros.frames import live_frames
+    passes = iter(("learning the belt", "checking the model on the belt, as the cell will start from it"))
 
-        print(f"learning the belt from {args.image_topic} for {args.seconds:g} s: keep it running, empty", flush=True)
-        frames = live_frames(args.image_topic, args.seconds)
-    else:
-        frames = image_frames(Path(args.source), args.image_topic, args.seconds)
+    def frames() -> Iterable[np.ndarray]:
+        what = next(passes)
+        if args.source == "live":
+            from waste_sorting.ros.frames import live_frames
+
+            print(f"{what} from {args.image_topic} for {args.seconds:g} s: keep it running, empty", flush=True)
+            return live_frames(args.image_topic, args.seconds)
+        print(f"{what}: {args.source}", flush=True)
+        return image_frames(Path(args.source), args.image_topic, args.seconds)
+
     cal = learn_belt(frames, seg)
     cal.model.save(args.out)
     print(f"learnt the belt from {cal.frames} frames (exposure steady after {cal.settled_after}); "
           f"tiles {cal.model.tiles.shape[1]}x{cal.model.tiles.shape[0]} of {cal.model.tile_px} px")
-    print(f"empty belt afterwards: {cal.item_pixel_share:.4%} of pixels taken for items, {cal.blobs} item blobs")
+    floor = cal.model.shade_min
+    if cal.stain_shade is None or floor is None:
+        print("stains: too few darker shades of the belt to measure")
+    elif round(floor, 2) < seg.shade_min:
+        print(f"stains: the darkest leave the belt {cal.stain_shade:.2f} of its brightness, darker than shade_min "
+              f"{seg.shade_min:g} allows; the model takes shades down to {floor:.2f} for stains")
+    else:
+        print(f"stains: the darkest leave the belt {cal.stain_shade:.2f} of its brightness (shade_min "
+              f"{seg.shade_min:g} covers them)")
+    print(f"empty belt, starting from the model: {cal.item_pixel_share:.4%} of pixels taken for items, "
+          f"{cal.blobs} item blobs")
     if cal.blobs:
-        print("the empty belt still shows items: is it empty? Otherwise raise classifier threshold, or lower "
-              "shade_min for darker stains", file=sys.stderr)
+        print("the empty belt still shows items: is it empty? Otherwise raise classifier threshold",
+              file=sys.stderr)
     print(f"wrote {args.out}; set it in the params file (classifier: belt_model: {args.out}) and restart the cell")
     return 0 if cal.blobs == 0 else 1
 

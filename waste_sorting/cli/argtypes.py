@@ -42,6 +42,17 @@ def rgb_gains(text: str) -> tuple[float, float, float]:
     return values  # type: ignore[return-value]
 
 
+def shade_range(text: str) -> tuple[float, float]:
+    """``LO,HI``: the range of brightness a stain leaves the belt, such as ``0.25,0.6``, with 0 < LO <= HI <= 1."""
+    try:
+        lo, hi = (float(p) for p in text.split(","))
+    except ValueError:
+        lo = hi = -1.0
+    if not 0 < lo <= hi <= 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not LO,HI with 0 < LO <= HI <= 1, e.g. 0.25,0.6")
+    return lo, hi
+
+
 def aspect_argument(text: str) -> float:
     """``--photo-aspect``: checked against the simulator's parameter spec, so both accept the same values."""
     from waste_sorting.data.photos import aspect_problem

@@ -15,6 +15,7 @@ from waste_sorting.cli.argtypes import (
     positive_float,
     positive_int,
     rgb_gains,
+    shade_range,
 )
 from waste_sorting.errors import UsageError
 
@@ -46,6 +47,9 @@ def add_sim(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dirty", action="store_true",
                    help="a dirty real belt: stains and dust riding it, uneven light and a colour cast, auto-exposure "
                         "swings, sensor noise and JPEG artefacts (see doc/simulation.md)")
+    p.add_argument("--stain-shade", type=shade_range, metavar="LO,HI",
+                   help="with --dirty: the brightness its stains leave the belt (default 0.55,0.85; a wet or oily "
+                        "line: 0.25,0.6)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--photo-aspect", type=aspect_argument, default=PHOTO_ASPECT,
                    help="true width/height of the photos (default 4:3, TrashNet's, whose files are stored "
@@ -54,12 +58,21 @@ def add_sim(p: argparse.ArgumentParser) -> None:
     p.add_argument("--compress", action="store_true", help="zstd per message (ros2 bag play reads it)")
 
 
+def _dirt(args: argparse.Namespace) -> Any:
+    from waste_sorting.simulation.dirt import DirtyBelt
+
+    if args.stain_shade is not None and not args.dirty:
+        raise UsageError("--stain-shade is a dirty belt's: give --dirty too")
+    if not args.dirty:
+        return None
+    return DirtyBelt(stain_darkening=args.stain_shade) if args.stain_shade else DirtyBelt()
+
+
 def run_sim(args: argparse.Namespace) -> dict[str, Any]:
     import time
 
     from waste_sorting.bags.simbag import render_bag
     from waste_sorting.simulation.belt import SimConfig
-    from waste_sorting.simulation.dirt import DirtyBelt
     from waste_sorting.simulation.speed import SpeedProfile
 
     speed = SpeedProfile.parse(args.speed_profile) if args.speed_profile else SpeedProfile.constant(args.belt_speed)
@@ -67,7 +80,7 @@ def run_sim(args: argparse.Namespace) -> dict[str, Any]:
                     height_px=args.height, metres_per_px=args.metres_per_px, fps=args.fps, speed=speed,
                     items_per_second=args.items_per_second, touching_p=args.touching, seed=args.seed,
                     photo_aspect=args.photo_aspect, white_balance=args.white_balance,
-                    motion_blur_px=args.motion_blur, dirt=DirtyBelt() if args.dirty else None)
+                    motion_blur_px=args.motion_blur, dirt=_dirt(args))
     t0 = time.perf_counter()
     meta = render_bag(cfg, args.out, args.duration, args.storage, args.compress, progress=True)
     size = sum(f.stat().st_size for f in args.out.rglob("*") if f.is_file())

@@ -26,7 +26,8 @@ A pixel is an item candidate when its colour is further than ``threshold``
 from the compensated belt. Stains and wet patches darken the belt without
 changing its colour (a shade: brightness ratio between ``shade_min`` and 1,
 chromaticity change below ``shade_chroma``, after Horprasert et al.'s
-background model), so such pixels are belt, and a region with fewer than
+background model; a model from `calibrate belt` that saw darker stains on the
+empty belt lowers ``shade_min`` to them), so such pixels are belt, and a region with fewer than
 ``stain_share`` of its pixels unlike a shade is dropped. One with fewer than
 ``item_share`` is kept, marked by its ``solid`` share: the tracker passes an item
 seen mostly so as not an item, rather than fire at what may be a stain. Dust specks are too small to
@@ -111,21 +112,27 @@ class BeltModel:
     tile_px: int
     downscale: int
     frame_size: tuple[int, int]  # (width, height) of the full frames it was learnt on
+    # The darkest shade its stains gave the empty belt, less a margin (None: not measured): where it is below
+    # shade_min, the segmenter takes shades down to it for stains too. A wet line's stains can be darker than
+    # the default allows, and then every one of them is an item.
+    shade_min: float | None = None
 
     def save(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(path.name + ".part")
         with open(tmp, "wb") as f:
             np.savez(f, tiles=self.tiles, tile_px=self.tile_px, downscale=self.downscale,
-                     frame_size=np.array(self.frame_size))
+                     frame_size=np.array(self.frame_size),
+                     shade_min=np.nan if self.shade_min is None else self.shade_min)
         tmp.replace(path)
 
     @classmethod
     def load(cls, path: Path) -> BeltModel:
         try:
             with np.load(path) as z:
+                shade = float(z["shade_min"]) if "shade_min" in z.files else float("nan")
                 return cls(z["tiles"].astype(np.float32), int(z["tile_px"]), int(z["downscale"]),
-                           (int(z["frame_size"][0]), int(z["frame_size"][1])))
+                           (int(z["frame_size"][0]), int(z["frame_size"][1])), None if shade != shade else shade)
         except (OSError, KeyError, ValueError) as exc:
             raise DataError(f"belt model {path}: not readable ({exc}); make one with "
                             "`waste-sorting calibrate belt BAG --out FILE`") from None
@@ -147,6 +154,8 @@ class BeltSegmenter:
         self._covered_for: np.ndarray | None = None  # per tile: frames in a row an item covered it
         self._inside: np.ndarray | None = None  # the item mask on the cells at the last look
         self._thr: tuple[np.ndarray, np.ndarray] | None = None  # per-pixel threshold, half threshold
+        self._expected: np.ndarray | None = None  # the last frame's belt as the model expected it
+        self._stain_floor = 1.0                 # the loaded model's shade_min, once adopted
         self.gain = np.ones(3, np.float32)      # this frame's exposure against the model, per channel
         self.frames = 0
         self.settled_after: int | None = None   # frames it took to settle
@@ -157,6 +166,11 @@ class BeltSegmenter:
     @property
     def settled(self) -> bool:
         return self._tiles is not None
+
+    @property
+    def shade_min(self) -> float:
+        """The darkest shade taken for a stain: the parameter, or the belt model's where it is darker."""
+        return min(self.cfg.shade_min, self._stain_floor)
 
     def _tile_shape(self, small: np.ndarray) -> tuple[int, int]:
         t = max(self.cfg.tile_px, 2)
@@ -189,7 +203,7 @@ class BeltSegmenter:
                               interpolation=cv2.INTER_LINEAR)
         mask = self._items(small, expected)
         self._learn(means, mask, small)
-        self.last_mask = (small, mask)
+        self.last_mask, self._expected = (small, mask), expected
         return small, mask
 
     def _settle(self, means: np.ndarray, shape: tuple[int, ...]) -> bool:
@@ -206,6 +220,7 @@ class BeltSegmenter:
         if loaded is not None and loaded.tiles.shape == means.shape and loaded.downscale == self.cfg.downscale \
                 and loaded.frame_size == (shape[1], shape[0]):
             self._tiles = loaded.tiles.copy()
+            self._stain_floor = loaded.shade_min if loaded.shade_min is not None else 1.0
         else:
             self._tiles = np.median(np.stack(self._recent), axis=0).astype(np.float32)
         self.settled_after = self.frames
@@ -239,7 +254,7 @@ class BeltSegmenter:
             xs, ys = dim.reshape(-1, 2).T
             alpha, chroma = _shade(small[ys, xs], expected[ys, xs])
             # Darker than the belt and of another colour, or darker than any stain: an item's dim part.
-            unlike = ((chroma > cfg.shade_chroma) | (alpha < cfg.shade_min)) & (alpha < 1.0)
+            unlike = ((chroma > cfg.shade_chroma) | (alpha < self.shade_min)) & (alpha < 1.0)
             mask[ys[unlike], xs[unlike]] = 255
         strong = cv2.findNonZero(mask)
         if strong is None:
@@ -253,7 +268,7 @@ class BeltSegmenter:
         high = dist[ys, xs] > thr[ys, xs]
         xs, ys = xs[high], ys[high]
         alpha, chroma = _shade(small[ys, xs], expected[ys, xs])
-        shade = (alpha >= cfg.shade_min) & (alpha < 1.0) & (chroma <= cfg.shade_chroma)
+        shade = (alpha >= self.shade_min) & (alpha < 1.0) & (chroma <= cfg.shade_chroma)
         n, labels = cv2.connectedComponents(mask, connectivity=8)
         region = labels[ys, xs]
         high_n = np.bincount(region, minlength=n)
@@ -368,6 +383,21 @@ class BeltSegmenter:
         age[ghost] = 0
         self._flat = age
         return ghost
+
+    def stain_shades(self, step: int = 4) -> np.ndarray:
+        """Brightness ratios (every ``step``-th) of the last frame's pixels that are a darker shade of the belt's
+        own colour and differ from it by half the threshold or more: on an empty belt, its stains."""
+        small, expected = self.last_mask[0], self._expected
+        if expected is None or expected.shape != small.shape:
+            return np.zeros(0, np.float32)
+        diff = cv2.absdiff(small, expected)
+        dist = cv2.max(cv2.max(diff[..., 0], diff[..., 1]), diff[..., 2])
+        pts = cv2.findNonZero(cv2.compare(dist, self._thresholds(small.shape)[1], cv2.CMP_GT))
+        if pts is None:
+            return np.zeros(0, np.float32)
+        xs, ys = pts.reshape(-1, 2)[::step].T
+        alpha, chroma = _shade(small[ys, xs], expected[ys, xs])
+        return alpha[(alpha < 1.0) & (chroma <= self.cfg.shade_chroma)]
 
     def model(self, frame_size: tuple[int, int]) -> BeltModel | None:
         """The learnt belt, to save (None before it settled)."""
