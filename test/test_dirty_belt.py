@@ -58,7 +58,10 @@ def test_calibrate_belt_measures_a_wet_line_s_dark_stains_and_the_cell_takes_the
     model, report = tmp_path / "wet.npz", tmp_path / "r.json"
     assert main(["evaluate", str(wet_line), "--json", str(report)]) == 0
     without = json.loads(report.read_text())
-    assert without["items_decided"] > 0  # every dark stain is an item to the defaults
+    # Without the model the dark stains are not belt, but nearly all of the belt's own colour: passed as not an
+    # item, never fired at.
+    assert without["items_decided"] > 0 and without["picks_fired"] == 0
+    assert set(without["decisions"]) == {"PASSED/NOT_AN_ITEM"}, without["decisions"]
     assert main(["calibrate", "belt", str(wet_line), "--seconds", "4", "--out", str(model)]) == 0
     out = capsys.readouterr().out
     assert "darker than shade_min 0.45 allows" in out and ", 0 item blobs" in out, out

@@ -17,11 +17,10 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from waste_sorting.errors import DataError
-from waste_sorting.vision.segmentation import BeltModel, BeltSegmenter, SegmentationConfig
+from waste_sorting.vision.segmentation import DARKEST_STAIN, BeltModel, BeltSegmenter, SegmentationConfig
 
 STAIN_QUANTILE = 0.001  # the darkest stains: this quantile of the brightness ratios of the belt's darker shades
 STAIN_MARGIN = 0.05     # the model takes shades this much darker still for stains
-STAIN_FLOOR = 0.15      # and never darker than this: a near-black blob is an item, whatever the belt shows
 STAIN_SAMPLES = 500     # fewer darker shades than this on the whole recording: nothing to measure
 
 
@@ -59,7 +58,7 @@ def learn_belt(frames: Callable[[], Iterable[np.ndarray]], cfg: SegmentationConf
     shade = np.concatenate(shades)
     stain = float(np.quantile(shade, STAIN_QUANTILE)) if shade.size >= STAIN_SAMPLES else None
     if stain is not None:
-        model = replace(model, shade_min=max(STAIN_FLOOR, stain - STAIN_MARGIN))
+        model = replace(model, shade_min=max(DARKEST_STAIN, stain - STAIN_MARGIN))
     share, blobs = _check(frames(), model, cfg)
     return BeltCalibration(model, n, seg.settled_after, stain, share, blobs)
 

@@ -30,7 +30,9 @@ background model; a model from `calibrate belt` that saw darker stains on the
 empty belt lowers ``shade_min`` to them), so such pixels are belt, and a region with fewer than
 ``stain_share`` of its pixels unlike a shade is dropped. One with fewer than
 ``item_share`` is kept, marked by its ``solid`` share: the tracker passes an item
-seen mostly so as not an item, rather than fire at what may be a stain. Dust specks are too small to
+seen mostly so as not an item, rather than fire at what may be a stain. So is a
+region nearly all of the belt's own colour but darker than ``shade_min`` allows
+(down to ``DARKEST_STAIN``): a wetter stain as likely as a dark grey item. Dust specks are too small to
 survive the morphological opening and ``min_area_px``, and pale grey specks
 (``speck_area_px``) are dropped before an item's gaps are closed, unless they
 touch the item: dust a few pixels off an item would otherwise join it and
@@ -77,6 +79,7 @@ class SegmentationConfig:
 
 EXPOSURE_STEADY = 0.04  # a frame whose exposure moved less than this (relative, per channel) is steady
 THRESHOLD_EVERY = 15    # frames between remakes of the per-pixel threshold from the belt's light
+DARKEST_STAIN = 0.2     # darker than this share of the belt's brightness is an item, whatever the belt shows
 STAIN_SAMPLE = 3         # every 3rd pixel of a region past the threshold tells a stain from an item
 SPECK_CHROMA = 0.25     # most colour change a dust speck (pale grey) brings against the belt
 SPECK_GAP = 3           # downscaled pixels: a pale fleck this close to an item's edge is the item's
@@ -278,7 +281,12 @@ class BeltSegmenter:
         stain[0] = False
         if stain.any():
             mask[stain[labels]] = 0
-        self._regions = (labels, share)
+        # A region nearly all of the belt's own colour, darker than shade_min allows but not near black, is a
+        # wetter stain as likely as a dark grey item: reported belt-like (passed, never fired at), not dropped.
+        dark = (alpha >= DARKEST_STAIN) & (alpha < self.shade_min) & (chroma <= cfg.shade_chroma)
+        like_n = np.bincount(region, weights=~(shade | dark), minlength=n)
+        like = (like_n / np.maximum(high_n, 1)).astype(np.float32)
+        self._regions = (labels, np.where(like < cfg.stain_share, like, share))
         return mask
 
     def _drop_specks(self, mask: np.ndarray, small: np.ndarray, expected: np.ndarray) -> np.ndarray:
