@@ -138,3 +138,25 @@ def test_a_belt_like_patch_is_passed_as_not_an_item_and_never_fired_at(tmp_path)
                  "--json", str(report)]) == 0
     r = json.loads(report.read_text())
     assert r["items_decided"] == 2 and "PASSED/NOT_AN_ITEM" not in r["decisions"], r["decisions"]
+
+
+def test_calibrate_belt_live_learns_and_checks_on_two_captures_over_dds(wet_line, tmp_path):
+    """`calibrate belt live`: the belt published over DDS (a replayed recording), learnt on one capture and
+    checked on a second one, as the cell will start from the model."""
+    import subprocess
+    import sys
+
+    model = tmp_path / "live.npz"
+    player = subprocess.Popen([sys.executable, "-m", "waste_sorting.cli", "replay", str(wet_line), "--loop",
+                               "--no-clock", "--topics", "/camera/image_raw"],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        done = subprocess.run([sys.executable, "-m", "waste_sorting.cli", "calibrate", "belt", "live", "--seconds",
+                               "2", "--out", str(model)], capture_output=True, text=True, timeout=120)
+    finally:
+        player.terminate()
+        player.wait(timeout=30)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.count("from /camera/image_raw for 2 s") == 2  # learn, then check
+    assert "darker than shade_min 0.45 allows" in done.stdout and ", 0 item blobs" in done.stdout, done.stdout
+    assert model.is_file()

@@ -369,7 +369,7 @@ def _belt(args: argparse.Namespace) -> int:
 
     _, seg, _ = detector_settings(node_values(args.params or paths.default_params_file(), "classifier",
                                               specs.CLASSIFIER))
-    passes = iter(("learning the belt", "checking the model on the belt, as the cell will start from it"))
+    passes = iter(("learning the belt", "checking the model as the cell will start from it"))
 
     def frames() -> Iterable[np.ndarray]:
         what = next(passes)
