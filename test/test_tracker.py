@@ -120,15 +120,18 @@ def test_a_place_that_stays_put_while_items_ride_the_belt_is_one_track_not_an_it
     profile = SpeedProfile.constant(belt)
     items = [dict(x0=-0.06, t0=0.3 * k, y=0.2 * (k % 2) - 0.1, cls=k % 5, conf=0.95) for k in range(4)]
     ghost = dict(x0=0.5, t0=0.0, t1=1.2, y=0.3, cls=1, conf=0.95, still=True)
+    items.append(dict(x0=-0.06, t0=1.5, y=0.3, cls=4, conf=0.95))  # passes where the ghost stood, once it is gone
     tracker = make_tracker(belt)
-    decisions = run(tracker, items + [ghost], profile, t_end=0.9 + 2.8 / belt)  # the last item past every ejector
+    decisions = run(tracker, items + [ghost], profile, t_end=1.5 + 2.8 / belt)  # the last item past every ejector
     records = [d.record for d in decisions]
     picks = [r for r in records if r["status"] == ItemStatus.REQUESTED]
     not_items = [r for r in records if r["reason"] == MissReason.NOT_AN_ITEM]
-    assert len(picks) == len(items) and sorted(int(r["ejector"]) for r in picks) == [0, 1, 2, 3]
+    assert len(picks) == len(items) and sorted(int(r["ejector"]) for r in picks) == [0, 1, 2, 3, 4]
     assert len(not_items) == 1 and not_items[0]["status"] == ItemStatus.PASSED
     assert not_items[0]["y"] == pytest.approx(0.3)
     assert len(records) == len(items) + 1
+    # once gone, the ghost's track goes too (it must not wait there for the next item to take)
+    assert int(not_items[0]["item_id"]) not in {tr.track_id for tr in tracker.tracks}
 
 
 def test_class_evidence_is_fused_over_sightings():

@@ -382,8 +382,10 @@ class ConveyorTracker:
             elif tr.request is not None and (amended := self._amend(tr, now)) is not None:
                 out.append(amended)
             if tr.decided:
-                still_here = not self._rides_belt(tr) and t_view - tr.last_capture <= self.cfg.max_unseen
-                if still_here or x_now - tr.length / 2 <= last_ejector + self.cfg.forget_after:
+                # Kept until past the last ejector; one that stays put, while it is still seen there (gone, it
+                # must not take the next item to pass that place for itself).
+                if (t_view - tr.last_capture <= self.cfg.max_unseen if not self._rides_belt(tr)
+                        else x_now - tr.length / 2 <= last_ejector + self.cfg.forget_after):
                     keep.append(tr)
                 continue
             leaving = x_view + tr.length / 2 >= self.cfg.view_x_max
