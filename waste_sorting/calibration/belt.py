@@ -11,13 +11,13 @@ should show no item pixels.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
 
 import numpy as np
 
 from waste_sorting.errors import DataError
-from waste_sorting.vision.segmentation import DARKEST_STAIN, BeltModel, BeltSegmenter, SegmentationConfig
+from waste_sorting.vision.segmentation import DARKEST_STAIN, BeltModel, BeltSegmenter, Blob, SegmentationConfig
 
 STAIN_QUANTILE = 0.001  # the darkest stains: this quantile of the brightness ratios of the belt's darker shades
 STAIN_MARGIN = 0.05     # the model takes shades this much darker still for stains
@@ -40,20 +40,17 @@ def learn_belt(frames: Callable[[], Iterable[np.ndarray]], cfg: SegmentationConf
     ``frames`` gives the frames each time it is called: once to learn, once to check.
     """
     seg = BeltSegmenter(cfg)
-    n = 0
     shades: list[np.ndarray] = []
     size: tuple[int, int] | None = None
-    for frame in frames():
-        n += 1
+    for frame, _ in _settled(seg, frames()):
         size = (frame.shape[1], frame.shape[0])
-        seg.segment(frame)
-        if seg.settled_after is not None and n > seg.settled_after:
-            shades.append(seg.stain_shades())
-    model = seg.model(size) if size is not None else None
-    if model is None or seg.settled_after is None:
+        shades.append(seg.stain_shades())
+    n = seg.frames
+    if seg.settled_after is None:
         raise DataError(f"the belt model did not settle in {n} frames: the camera's exposure never held steady "
                         "(record longer, or fix the camera's exposure)")
-    if n == seg.settled_after:
+    model = seg.model(size) if size is not None else None
+    if model is None:
         raise DataError(f"the model settled only at the last of {n} frames: record a few seconds more")
     shade = np.concatenate(shades)
     stain = float(np.quantile(shade, STAIN_QUANTILE)) if shade.size >= STAIN_SAMPLES else None
@@ -63,16 +60,21 @@ def learn_belt(frames: Callable[[], Iterable[np.ndarray]], cfg: SegmentationConf
     return BeltCalibration(model, n, seg.settled_after, stain, share, blobs)
 
 
+def _settled(seg: BeltSegmenter, frames: Iterable[np.ndarray]) -> Iterator[tuple[np.ndarray, list[Blob]]]:
+    """Every frame through the segmenter; those after its model settled, with the blobs found on them."""
+    for n, frame in enumerate(frames, 1):
+        found = seg.segment(frame)
+        if seg.settled_after is not None and n > seg.settled_after:
+            yield frame, found
+
+
 def _check(frames: Iterable[np.ndarray], model: BeltModel, cfg: SegmentationConfig) -> tuple[float, int]:
     """(share of pixels taken for items, item blobs) on frames of the empty belt, starting from ``model``."""
     seg = BeltSegmenter(cfg, model)
-    n = blobs = item_px = checked_px = 0
-    for frame in frames:
-        n += 1
-        found = seg.segment(frame)
-        if seg.settled_after is not None and n > seg.settled_after:
-            mask = seg.last_mask[1]
-            item_px += int(np.count_nonzero(mask))
-            checked_px += mask.size
-            blobs += len(found)
+    blobs = item_px = checked_px = 0
+    for _, found in _settled(seg, frames):
+        mask = seg.last_mask[1]
+        item_px += int(np.count_nonzero(mask))
+        checked_px += mask.size
+        blobs += len(found)
     return item_px / max(checked_px, 1), blobs

@@ -247,8 +247,7 @@ class BeltSegmenter:
         stay with the rest of it.
         """
         cfg = self.cfg
-        diff = cv2.absdiff(small, expected)
-        dist = cv2.max(cv2.max(diff[..., 0], diff[..., 1]), diff[..., 2])
+        dist = _distance(small, expected)
         thr, half = self._thresholds(small.shape)
         mask = cv2.compare(dist, thr, cv2.CMP_GT)               # past the threshold: 255
         low = cv2.compare(dist, half, cv2.CMP_GT)
@@ -271,7 +270,8 @@ class BeltSegmenter:
         high = dist[ys, xs] > thr[ys, xs]
         xs, ys = xs[high], ys[high]
         alpha, chroma = _shade(small[ys, xs], expected[ys, xs])
-        shade = (alpha >= self.shade_min) & (alpha < 1.0) & (chroma <= cfg.shade_chroma)
+        own = (alpha < 1.0) & (chroma <= cfg.shade_chroma)  # darker, of the belt's own colour
+        shade = own & (alpha >= self.shade_min)
         n, labels = cv2.connectedComponents(mask, connectivity=8)
         region = labels[ys, xs]
         high_n = np.bincount(region, minlength=n)
@@ -283,7 +283,7 @@ class BeltSegmenter:
             mask[stain[labels]] = 0
         # A region nearly all of the belt's own colour, darker than shade_min allows but not near black, is a
         # wetter stain as likely as a dark grey item: reported belt-like (passed, never fired at), not dropped.
-        dark = (alpha >= DARKEST_STAIN) & (alpha < self.shade_min) & (chroma <= cfg.shade_chroma)
+        dark = own & (alpha >= DARKEST_STAIN) & (alpha < self.shade_min)
         like_n = np.bincount(region, weights=~(shade | dark), minlength=n)
         like = (like_n / np.maximum(high_n, 1)).astype(np.float32)
         self._regions = (labels, np.where(like < cfg.stain_share, like, share))
@@ -398,9 +398,7 @@ class BeltSegmenter:
         small, expected = self.last_mask[0], self._expected
         if expected is None or expected.shape != small.shape:
             return np.zeros(0, np.float32)
-        diff = cv2.absdiff(small, expected)
-        dist = cv2.max(cv2.max(diff[..., 0], diff[..., 1]), diff[..., 2])
-        pts = cv2.findNonZero(cv2.compare(dist, self._thresholds(small.shape)[1], cv2.CMP_GT))
+        pts = cv2.findNonZero(cv2.compare(_distance(small, expected), self._thresholds(small.shape)[1], cv2.CMP_GT))
         if pts is None:
             return np.zeros(0, np.float32)
         xs, ys = pts.reshape(-1, 2)[::step].T
@@ -494,6 +492,12 @@ def _shrink(frame: np.ndarray, d: int) -> np.ndarray:
         frame = cv2.resize(frame, (frame.shape[1] // 2, frame.shape[0] // 2), interpolation=cv2.INTER_AREA)
         d //= 2
     return frame
+
+
+def _distance(image: np.ndarray, belt: np.ndarray) -> np.ndarray:
+    """Per pixel, the largest channel difference (0-255) between an image and the belt it is compared with."""
+    diff = cv2.absdiff(image, belt)
+    return cv2.max(cv2.max(diff[..., 0], diff[..., 1]), diff[..., 2])
 
 
 def _solidity(contour: np.ndarray) -> float:
