@@ -287,3 +287,60 @@ def test_a_calibrated_belt_model_is_used_from_the_start(demo_images, tmp_path):
     for k in range(90, 120):
         assert seg.segment(sim.render(k / 30)) == []
     assert np.allclose(seg.model((640, 360)).tiles, loaded.tiles, atol=6)  # started from it, not re-learnt
+
+
+def _box_entering(x_stop: int, size: tuple[int, int], step: int = 40) -> list[np.ndarray]:
+    """An empty belt, then a box sliding in from the left edge until its left side is at x_stop."""
+    w, h = size
+    empty = np.full((360, 640, 3), 60, np.uint8)
+    frames = [empty] * 3
+    for x in range(x_stop - (x_stop + w) // step * step, x_stop + 1, step):
+        f = empty.copy()
+        cv2.rectangle(f, (max(x, 0), 180 - h // 2), (x + w - 1, 180 + h // 2 - 1), (60, 110, 160), -1)
+        frames.append(f)
+    return frames
+
+
+def test_a_region_too_large_for_an_item_is_counted_and_said_not_dropped_silently():
+    """A box covering 62 % of the view is an item by default (the classification band sees it whole); with
+    max_area_fraction below that it is light the model did not follow: never an item, but counted and said."""
+    from waste_sorting.bags import messages
+    from waste_sorting.cell import specs
+    from waste_sorting.cell.detect import build_detect
+    from waste_sorting.params import defaults
+
+    def last_frame(**overrides):
+        stage = build_detect({**defaults(specs.CLASSIFIER), "settle_frames": 0, **overrides})
+        for k, frame in enumerate(_box_entering(80, (480, 300))):
+            out = stage.process(messages.image(frame, 1.0 + k / 30))
+        return stage, out.result.blobs
+
+    stage, blobs = last_frame()
+    assert [(b.x1 - b.x0, b.y1 - b.y0) for b in blobs] == [(480, 300)]
+    assert stage.status()[1]["oversize_regions"] == 0 and not stage.news[1:]
+    stage, blobs = last_frame(max_area_fraction=0.5)
+    assert blobs == []
+    assert stage.status()[1]["oversize_regions"] >= 1
+    level, line = stage.news[-1]
+    assert level == "warning" and "of the view was not taken for an item" in line and "raise max_area_fraction" in line
+    assert 0.6 < stage.detector.segmenter.oversize_share < 0.65
+
+
+def test_evaluate_reports_regions_too_large_for_an_item(tmp_path, capsys):
+    """What the offline cell ignored for its size is in the report and said, as the node logs it."""
+    import json
+
+    from waste_sorting.bags import messages
+    from waste_sorting.bags.io import BagWriter
+    from waste_sorting.cli import main
+
+    bag = tmp_path / "big"
+    with BagWriter(bag) as writer:
+        for k, frame in enumerate(_box_entering(80, (480, 300))):
+            writer.write_typed("/camera/image_raw", messages.image(frame, 1.0 + k / 30), int((1.0 + k / 30) * 1e9))
+    report = tmp_path / "r.json"
+    assert main(["evaluate", str(bag), "--json", str(report), "--set", "classifier.max_area_fraction=0.5"]) == 0
+    out = capsys.readouterr().out
+    r = json.loads(report.read_text())
+    assert r["oversize_regions"] >= 1 and "raise max_area_fraction" in r["oversize_warning"]
+    assert "was not taken for an item" in out and "such regions in all" in out

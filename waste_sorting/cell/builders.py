@@ -31,7 +31,8 @@ def detector_settings(v: Values) -> tuple[Homography, SegmentationConfig, Detect
     return (
         Homography(v["homography"]),
         SegmentationConfig(threshold=v["threshold"], min_area_px=v["min_area_px"],
-                           speck_area_px=v["speck_area_px"], downscale=v["downscale"],
+                           speck_area_px=v["speck_area_px"], max_area_fraction=v["max_area_fraction"],
+                           downscale=v["downscale"],
                            split_touching=v["split_touching"], shade_min=v["shade_min"],
                            shade_chroma=v["shade_chroma"], stain_share=v["stain_share"],
                            item_share=v["item_share"], settle_frames=v["settle_frames"]),

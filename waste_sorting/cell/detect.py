@@ -56,7 +56,7 @@ class DetectStage:
         self.last_stamp: float | None = None
         self.period: float | None = None  # camera frame period, learnt from the stamps
         self.latencies: deque[float] = deque(maxlen=200)  # recent frames' processing times, s
-        self.settled_news: str | None = None  # said once, when the belt model settles
+        self.news: list[tuple[str, str]] = []  # (level, line) the log says once: the model settled, a region too large
         self.expected_size = _frame_size(values)  # the detector was built from ``values`` already
 
     def configure(self, values: Values) -> None:
@@ -89,15 +89,18 @@ class DetectStage:
         self.last_stamp = stamp
         t0 = time.perf_counter()
         belt = self.detector.segmenter
-        was_settled = belt.settled
+        was_settled, oversize = belt.settled, belt.oversize
         result = self.detector.process(frame, stamp, keep_crops)
         self.latencies.append(time.perf_counter() - t0)
         if belt.settled and not was_settled:
-            self.settled_news = (f"belt model settled after {belt.settled_after} frames of steady exposure: items "
-                                 "are reported from now")
+            news = (f"belt model settled after {belt.settled_after} frames of steady exposure: items are reported "
+                    "from now")
             if belt.shade_min < belt.cfg.shade_min:
-                self.settled_news += (f"; shades down to {belt.shade_min:.2f} of the belt's brightness are stains "
-                                      f"(the belt model's, darker than shade_min {belt.cfg.shade_min:g})")
+                news += (f"; shades down to {belt.shade_min:.2f} of the belt's brightness are stains "
+                         f"(the belt model's, darker than shade_min {belt.cfg.shade_min:g})")
+            self.news.append(("info", news))
+        if belt.oversize and not oversize:
+            self.news.append(("warning", oversize_news(belt.oversize_share, belt.cfg.max_area_fraction)))
         self.stats.frames += 1
         self.stats.items += len(result.records)
         return Detected(stamp, frame, result)
@@ -111,7 +114,7 @@ class DetectStage:
                   "latency_p50_ms": float(np.percentile(lat, 50)) if lat.size else 0.0,
                   "latency_p99_ms": float(np.percentile(lat, 99)) if lat.size else 0.0,
                   "belt_settled": belt.settled, "exposure_gain": float(belt.gain.mean()),
-                  "shade_min": belt.shade_min}
+                  "shade_min": belt.shade_min, "oversize_regions": belt.oversize}
         if st.frames and not belt.settled:
             return "settling: learning the empty belt, no items yet", values
         return (f"{st.rejected} frames rejected" if st.rejected else None), values
@@ -119,6 +122,12 @@ class DetectStage:
     def _reject(self, reason: str) -> Rejected:
         self.stats.rejected += 1
         return Rejected(reason)
+
+
+def oversize_news(share: float, limit: float) -> str:
+    """What a region too large to be an item means, and what to do if it was one."""
+    return (f"a region covering {share:.0%} of the view was not taken for an item (max_area_fraction {limit:g}): "
+            "light the belt model did not follow, or an item that large (then raise max_area_fraction)")
 
 
 def _frame_size(values: Values) -> tuple[int, int]:

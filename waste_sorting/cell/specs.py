@@ -83,6 +83,9 @@ CLASSIFIER = (
     Param("min_area_px", default_of(S, "min_area_px"), "smallest item silhouette", "px", 1, 10_000_000),
     Param("speck_area_px", default_of(S, "speck_area_px"), "pale grey specks (dust) smaller than this are "
           "belt, unless they touch an item: they do not join an item and stretch it (0: off)", "px", 0, 10_000),
+    Param("max_area_fraction", default_of(S, "max_area_fraction"), "a region larger than this share of the "
+          "view is not an item but light the belt model did not follow; counted and said (raise it for items "
+          "that large)", "", 0.01, 1.0),
     Param("downscale", default_of(S, "downscale"), "segmentation works on a frame reduced by this factor", "",
           1, 8),
     Param("split_touching", default_of(S, "split_touching"), "split touching items with a watershed"),

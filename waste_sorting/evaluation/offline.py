@@ -33,7 +33,7 @@ from waste_sorting.cell import (
     specs,
 )
 from waste_sorting.cell.builders import ejector_geometry
-from waste_sorting.cell.detect import build_detect
+from waste_sorting.cell.detect import build_detect, oversize_news
 from waste_sorting.cell.messages import cloud_to_items, to_sec
 from waste_sorting.errors import BagError, DataError, ParamsError, UsageError
 from waste_sorting.evaluation.accounting import account, match_decisions, tally
@@ -161,6 +161,8 @@ class BagLog:
     truth_samples: dict[int, list[tuple[float, np.void]]] = field(default_factory=lambda: defaultdict(list))
     frames: int = 0
     rejected: Counter = field(default_factory=Counter)  # refused frames by reason
+    oversize: int = 0  # regions too large to be items (max_area_fraction)
+    oversize_warning: str | None = None  # what they mean
     frame_seconds: list[float] = field(default_factory=list)
     wall_seconds: float = 0.0
     unknown_class_as: str | None = None  # the model class a ground-truth class it lacks is scored as
@@ -228,6 +230,7 @@ def read_bag(bag: Path, detect: DetectStage, image_topic: str = "/camera/image_r
     also keeps every classification's full distribution (``BagLog.sightings``)."""
     log = BagLog(unknown_class_as=unknown_class_as)
     wall0 = time.perf_counter()
+    belt, before = detect.detector.segmenter, detect.detector.segmenter.oversize
     for event in bag_events(bag, detect, log, image_topic, encoder_topic, truth_topic, keep_crops=keep_probs,
                             progress=progress):
         log.events.append((event.stamp, event.result.records if isinstance(event, Detected) else event))
@@ -236,6 +239,9 @@ def read_bag(bag: Path, detect: DetectStage, image_topic: str = "/camera/image_r
             log.sightings.extend((event.stamp, float(r["x"]), float(r["y"]), p)
                                  for r, p in zip(rec, event.result.probs, strict=True))
     log.wall_seconds = time.perf_counter() - wall0
+    log.oversize = belt.oversize - before
+    if log.oversize:
+        log.oversize_warning = oversize_news(belt.oversize_share, belt.cfg.max_area_fraction)
     return log
 
 
@@ -315,7 +321,8 @@ def run_cell(bag: Path, cell: OfflineCell, log: BagLog, plant_latency: float | N
     wall = log.wall_seconds + time.perf_counter() - wall0
     base: dict[str, Any] = {
         "bag": str(bag), "frames": log.frames, "rejected_frames": sum(log.rejected.values()),
-        "rejected": dict(log.rejected), "classes": classes,
+        "rejected": dict(log.rejected), "oversize_regions": log.oversize, "oversize_warning": log.oversize_warning,
+        "classes": classes,
         "items_decided": len(cell.decisions), "picks_fired": len(cell.pulses),
         "picks_per_bin": dict(Counter(f"{geom.x.index(geom.x[p.ejector])}" for p in cell.pulses)),
         "decisions": dict(Counter(f"{ItemStatus(int(d['status'])).name}/{MissReason(int(d['reason'])).name}"

@@ -58,9 +58,9 @@ class Classifier(Node):
                 self.get_logger().warning(f"rejected frame: {out.reason}")
             return
         self._last_frame_wall, self._stalled = time.monotonic(), False
-        if self.stage.settled_news:
-            self.get_logger().info(self.stage.settled_news)
-            self.stage.settled_news = None
+        for level, line in self.stage.news:
+            getattr(self.get_logger(), level)(line)
+        self.stage.news.clear()
         self.pub.publish(items_to_cloud(out.result.records, msg.header.stamp))
         if self.values["publish_debug_image"]:
             if self._debug is not None:  # its tracks never came (no tracker): shown without ids

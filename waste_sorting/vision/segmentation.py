@@ -36,8 +36,10 @@ region nearly all of the belt's own colour but darker than ``shade_min`` allows
 survive the morphological opening and ``min_area_px``, and pale grey specks
 (``speck_area_px``) are dropped before an item's gaps are closed, unless they
 touch the item: dust a few pixels off an item would otherwise join it and
-stretch it in every sighting, since the dust rides the belt with it. Work is done on a
-downscaled frame; blobs whose shape says "two items touching" are split with
+stretch it in every sighting, since the dust rides the belt with it. A region
+larger than ``max_area_fraction`` of the view is light the model did not
+follow, not an item: counted (``oversize``) for the log and diagnostics. Work
+is done on a downscaled frame; blobs whose shape says "two items touching" are split with
 a distance-transform watershed, when every part is convex (a ragged item cut
 at a waist is one item).
 """
@@ -61,7 +63,8 @@ class SegmentationConfig:
     speck_area_px: int = 40        # full-resolution pixels: pale grey specks whose box is no larger are dropped
                                    # before an item's gaps are closed, so dust beside an item does not stretch
                                    # it (0: off)
-    max_area_fraction: float = 0.5
+    max_area_fraction: float = 0.7  # a region larger than this share of the view is not an item (light the model
+                                    # did not follow): the largest item the classification band sees whole
     downscale: int = 2             # work on a 1/downscale frame
     learning_rate: float = 0.05    # belt model update per frame, where no item is
     tile_px: int = 16              # belt model tile side, downscaled pixels
@@ -162,6 +165,8 @@ class BeltSegmenter:
         self.gain = np.ones(3, np.float32)      # this frame's exposure against the model, per channel
         self.frames = 0
         self.settled_after: int | None = None   # frames it took to settle
+        self.oversize = 0                       # regions not taken for items for their size (max_area_fraction)
+        self.oversize_share = 0.0               # the largest of them, as a share of the view
         self.last_mask: tuple[np.ndarray, np.ndarray] = (np.zeros((0, 0, 3), np.uint8), np.zeros((0, 0), np.uint8))
         # the last mask's regions: their labels, and each label's solid share
         self._regions: tuple[np.ndarray, np.ndarray] = (np.zeros((0, 0), np.int32), np.ones(1, np.float32))
@@ -422,7 +427,11 @@ class BeltSegmenter:
         blobs: list[Blob] = []
         for c in contours:
             area = cv2.contourArea(c)
-            if area < min_area or area > max_area:
+            if area > max_area:
+                self.oversize += 1
+                self.oversize_share = max(self.oversize_share, area / (h * w))
+                continue
+            if area < min_area:
                 continue
             # an outline's points are its region's own pixels
             px, py = c[0, 0]
