@@ -348,3 +348,19 @@ def test_an_item_whose_dim_end_drops_out_of_some_sightings_keeps_its_whole_exten
     true_x = -0.05 + float(d["stamp"])
     assert d["length"] == pytest.approx(0.10, abs=0.003)
     assert d["x"] == pytest.approx(true_x, abs=0.002)
+
+
+@pytest.mark.parametrize(("neighbour_belt_like", "status", "reason"), [
+    (1.0, ItemStatus.REQUESTED, MissReason.NONE),    # a stain beside it: no item to spare from the air
+    (0.0, ItemStatus.MISSED, MissReason.OVERLAP),     # an item bound elsewhere beside it: spared
+])
+def test_a_stain_beside_an_item_does_not_stop_its_pick(neighbour_belt_like, status, reason):
+    """The pulse for an item would also blow what lies beside it. An item bound elsewhere is spared (the pick is
+    skipped), but a stain passed as NOT_AN_ITEM is no item: a pizza box with a wet stain at its side is picked."""
+    profile = SpeedProfile.constant(2.0)
+    items = [dict(x0=-0.06, t0=0.0, y=0.0, cls=2, conf=0.95),
+             dict(x0=-0.06, t0=0.0, y=0.06, cls=5, conf=0.95, belt_like=neighbour_belt_like)]
+    decisions = run(make_tracker(2.0), items, profile, t_end=1.5)
+    by_y = {round(float(d.record["y"]), 2): d.record for d in decisions}
+    assert by_y[0.0]["status"] == status and by_y[0.0]["reason"] == reason
+    assert by_y[0.06]["status"] == ItemStatus.PASSED

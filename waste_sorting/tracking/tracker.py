@@ -410,12 +410,13 @@ class ConveyorTracker:
 
     def _decide(self, tr: Track, now: float) -> Decision | None:
         """Settle the item's class and bin; None means a pick is pending release."""
+        not_an_item = self._not_an_item(tr)
         tr.decided = True
         tr.decision_latency = now - tr.stamp
         class_id, conf = tr.class_estimate()[:2]
         self.stats.classified[class_id] += 1
         ejector = self.bins.ejector_for(class_id)
-        if 2 * tr.belt_like > tr.hits or not self._rides_belt(tr):  # a stain, a ghost, glare: no air at it
+        if not_an_item:
             return self._terminal(tr, now, ItemStatus.PASSED, MissReason.NOT_AN_ITEM)
         if class_id < 0:
             return self._terminal(tr, now, ItemStatus.MISSED, MissReason.UNCLASSIFIED)
@@ -427,6 +428,13 @@ class ConveyorTracker:
             return self._terminal(tr, now, ItemStatus.PASSED, MissReason.LOW_CONFIDENCE)
         tr.pending_ejector = ejector
         return None
+
+    def _not_an_item(self, tr: Track) -> bool:
+        """A stain (seen mostly belt-like), a ghost or glare (stays put while the items ride): no air at it, and
+        no item to spare from a neighbour's pulse either."""
+        if tr.decided:
+            return tr.reason == MissReason.NOT_AN_ITEM
+        return 2 * tr.belt_like > tr.hits or not self._rides_belt(tr)
 
     def _release(self, tr: Track, now: float) -> Decision | None:
         """Plan the pulse with the latest belt travel; release it once the fire time is near.
@@ -493,7 +501,7 @@ class ConveyorTracker:
         lo, hi = self.geometry.valve_span(valve_first, valve_count)
         hit = []
         for o in self.tracks:
-            if o is target or o.hits < self.cfg.min_hits:
+            if o is target or o.hits < self.cfg.min_hits or self._not_an_item(o):
                 continue
             class_id = o.class_estimate()[0]
             if o.pending_ejector == ejector or (o.status == ItemStatus.REQUESTED and
