@@ -344,3 +344,30 @@ def test_evaluate_reports_regions_too_large_for_an_item(tmp_path, capsys):
     r = json.loads(report.read_text())
     assert r["oversize_regions"] >= 1 and "raise max_area_fraction" in r["oversize_warning"]
     assert "was not taken for an item" in out and "such regions in all" in out
+
+
+def test_on_a_calibrated_wet_line_a_stain_an_item_touches_does_not_stretch_it():
+    """A dark wet stain (0.3 of the belt's brightness) touching a box is past the threshold too and joined to
+    it. Where the belt model measured stains that dark, the stain is cut off the box's outline: the box keeps
+    its own length. A grey part inside an item stays (only shade reaching the outline is cut)."""
+    from waste_sorting.vision.segmentation import BeltModel
+
+    rng = np.random.default_rng(4)
+    belt = _belt(rng)
+    learn = BeltSegmenter(SegmentationConfig(downscale=1, settle_frames=0))
+    learn.segment(belt)
+    tiles = learn.model((640, 360))
+    frame = belt.copy()
+    stain = np.ones(frame.shape[:2], np.float32)
+    cv2.ellipse(stain, (400, 180), (50, 30), 0, 0, 360, 0.3, -1)  # reaches under the box's right end
+    frame = np.clip(frame * cv2.GaussianBlur(stain, (0, 0), 3)[..., None], 0, 255).astype(np.uint8)
+    cv2.rectangle(frame, (250, 150), (369, 209), (60, 120, 180), -1)  # a box, 120 px long
+    cv2.rectangle(frame, (280, 170), (309, 189), [int(v * 0.6) for v in belt[180, 295]], -1)  # its grey label
+
+    def lengths(shade_min):
+        model = BeltModel(tiles.tiles, tiles.tile_px, tiles.downscale, tiles.frame_size, shade_min=shade_min)
+        seg = BeltSegmenter(SegmentationConfig(downscale=1, settle_frames=0), model)
+        return [b.x1 - b.x0 for b in seg.segment(frame)]
+
+    assert lengths(None) == [pytest.approx(120 + 2 * 50 - 20, abs=25)]  # uncalibrated: the stain joins the box
+    assert lengths(0.2) == [pytest.approx(120, abs=4)]                   # a wet line's model: the box alone

@@ -27,7 +27,8 @@ from the compensated belt. Stains and wet patches darken the belt without
 changing its colour (a shade: brightness ratio between ``shade_min`` and 1,
 chromaticity change below ``shade_chroma``, after Horprasert et al.'s
 background model; a model from `calibrate belt` that saw darker stains on the
-empty belt lowers ``shade_min`` to them), so such pixels are belt, and a region with fewer than
+empty belt lowers ``shade_min`` to them, and cuts such stains off the outline of an item
+they touch, which they would otherwise stretch), so such pixels are belt, and a region with fewer than
 ``stain_share`` of its pixels unlike a shade is dropped. One with fewer than
 ``item_share`` is kept, marked by its ``solid`` share: the tracker passes an item
 seen mostly so as not an item, rather than fire at what may be a stain. So is a
@@ -269,6 +270,8 @@ class BeltSegmenter:
             return mask
         mask = self._drop_specks(mask, small, expected)
         mask = cv2.morphologyEx(mask, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (7, 7)))
+        if self._stain_floor < cfg.shade_min:
+            mask = self._cut_stains(mask, small, expected)
         mask = cv2.morphologyEx(mask, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (3, 3)))
         # Which regions are stains: measured on a sample of their pixels past the threshold.
         xs, ys = strong.reshape(-1, 2)[::STAIN_SAMPLE].T
@@ -293,6 +296,36 @@ class BeltSegmenter:
         like = (like_n / np.maximum(high_n, 1)).astype(np.float32)
         self._regions = (labels, np.where(like < cfg.stain_share, like, share))
         return mask
+
+    def _cut_stains(self, mask: np.ndarray, small: np.ndarray, expected: np.ndarray) -> np.ndarray:
+        """The mask without the stains that reach an item's outline, on a line whose belt model saw stains darker
+        than shade_min: a wet stain an item touches is past the threshold too, joins the item and stretches it
+        in every sighting (it rides the belt with it). Shade pixels connected to a region's outline are cut;
+        those inside it (an item's own grey parts) stay."""
+        darker = cv2.compare(cv2.cvtColor(small, cv2.COLOR_BGR2GRAY), cv2.cvtColor(expected, cv2.COLOR_BGR2GRAY),
+                             cv2.CMP_LT)  # a shade is darker than the belt: the rest need no closer look
+        pts = cv2.findNonZero(cv2.bitwise_and(mask, darker))
+        if pts is None:
+            return mask
+        xs, ys = pts.reshape(-1, 2).T
+        alpha, chroma = _shade(small[ys, xs], expected[ys, xs])
+        shade = (alpha < 1.0) & (alpha >= self.shade_min) & (chroma <= self.cfg.shade_chroma)
+        if not shade.any():
+            return mask
+        shades = np.zeros_like(mask)
+        shades[ys[shade], xs[shade]] = 255
+        n, labels = cv2.connectedComponents(shades, connectivity=8)
+        outline = cv2.findNonZero(cv2.bitwise_and(cv2.subtract(mask, cv2.erode(mask, np.ones((3, 3), np.uint8))),
+                                                  shades))
+        if outline is None:
+            return mask
+        ox, oy = outline.reshape(-1, 2).T
+        reached = np.zeros(n, np.uint8)
+        reached[labels[oy, ox]] = 255
+        reached[0] = 0
+        cut = cv2.subtract(mask, reached[labels])
+        # an item's own gaps the cut opened again (pixels near the belt's colour between its parts) close
+        return cv2.morphologyEx(cut, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (7, 7)))
 
     def _drop_specks(self, mask: np.ndarray, small: np.ndarray, expected: np.ndarray) -> np.ndarray:
         """The mask without its dust: pale grey speck-sized regions. Closing an item's gaps would join a speck
