@@ -343,7 +343,7 @@ def test_evaluate_reports_regions_too_large_for_an_item(tmp_path, capsys):
     out = capsys.readouterr().out
     r = json.loads(report.read_text())
     assert r["oversize_regions"] >= 1 and "raise max_area_fraction" in r["oversize_warning"]
-    assert "was not taken for an item" in out and "such regions in all" in out
+    assert "was not taken for an item" in out and "sightings of such regions" in out
 
 
 def test_on_a_calibrated_wet_line_a_stain_an_item_touches_does_not_stretch_it():

@@ -295,7 +295,7 @@ def print_summary(r: dict[str, Any]) -> None:
     print(f"frame processing ms p50 {_fmt(r['latency_ms']['frame_p50'], '{:.1f}')} "
           f"p99 {_fmt(r['latency_ms']['frame_p99'], '{:.1f}')}; {_fmt(r['frames_per_second'], '{:.1f}')} frames/s")
     if r.get("oversize_regions"):
-        print(f"{r['oversize_warning']} ({r['oversize_regions']} such regions in all)")
+        print(f"{r['oversize_warning']} ({r['oversize_regions']} sightings of such regions)")
     if not r.get("ground_truth"):
         print(r["note"])
         return

@@ -161,7 +161,7 @@ class BagLog:
     truth_samples: dict[int, list[tuple[float, np.void]]] = field(default_factory=lambda: defaultdict(list))
     frames: int = 0
     rejected: Counter = field(default_factory=Counter)  # refused frames by reason
-    oversize: int = 0  # regions too large to be items (max_area_fraction)
+    oversize: int = 0  # sightings of regions too large to be items (max_area_fraction)
     oversize_warning: str | None = None  # what they mean
     frame_seconds: list[float] = field(default_factory=list)
     wall_seconds: float = 0.0

@@ -166,7 +166,7 @@ class BeltSegmenter:
         self.gain = np.ones(3, np.float32)      # this frame's exposure against the model, per channel
         self.frames = 0
         self.settled_after: int | None = None   # frames it took to settle
-        self.oversize = 0                       # regions not taken for items for their size (max_area_fraction)
+        self.oversize = 0                       # sightings of regions too large to be items (max_area_fraction)
         self.oversize_share = 0.0               # the largest of them, as a share of the view
         self.last_mask: tuple[np.ndarray, np.ndarray] = (np.zeros((0, 0, 3), np.uint8), np.zeros((0, 0), np.uint8))
         # the last mask's regions: their labels, and each label's solid share
