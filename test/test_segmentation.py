@@ -272,7 +272,7 @@ def test_a_step_of_exposure_or_white_balance_makes_no_items(demo_images):
 
 
 def test_a_calibrated_belt_model_is_used_from_the_start(demo_images, tmp_path):
-    from waste_sorting.vision.segmentation import BeltModel
+    from waste_sorting.vision.belt_model import BeltModel
 
     sim = _dirty_sim(demo_images, 0.0, seed=5)
     learn = BeltSegmenter()
@@ -350,7 +350,7 @@ def test_on_a_calibrated_wet_line_a_stain_an_item_touches_does_not_stretch_it():
     """A dark wet stain (0.3 of the belt's brightness) touching a box is past the threshold too and joined to
     it. Where the belt model measured stains that dark, the stain is cut off the box's outline: the box keeps
     its own length. A grey part inside an item stays (only shade reaching the outline is cut)."""
-    from waste_sorting.vision.segmentation import BeltModel
+    from waste_sorting.vision.belt_model import BeltModel
 
     rng = np.random.default_rng(4)
     belt = _belt(rng)

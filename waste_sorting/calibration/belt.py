@@ -17,7 +17,8 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from waste_sorting.errors import DataError
-from waste_sorting.vision.segmentation import DARKEST_STAIN, BeltModel, BeltSegmenter, Blob, SegmentationConfig
+from waste_sorting.vision.belt_model import BeltModel
+from waste_sorting.vision.segmentation import DARKEST_STAIN, BeltSegmenter, Blob, SegmentationConfig
 
 STAIN_QUANTILE = 0.001  # the darkest stains: this quantile of the brightness ratios of the belt's darker shades
 STAIN_MARGIN = 0.05     # the model takes shades this much darker still for stains

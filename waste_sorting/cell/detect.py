@@ -20,8 +20,9 @@ from waste_sorting import paths
 from waste_sorting.cell.builders import Values, detector_settings
 from waste_sorting.cell.messages import image_to_bgr, to_sec
 from waste_sorting.inference.classifier import ImageClassifier
+from waste_sorting.vision.belt_model import BeltModel
 from waste_sorting.vision.item_detector import FrameResult, ItemDetector
-from waste_sorting.vision.segmentation import BeltModel, BeltSegmenter
+from waste_sorting.vision.segmentation import BeltSegmenter
 
 
 @dataclass(frozen=True)
