@@ -50,6 +50,8 @@ CASES = [
     (["evaluate", "{bad}/empty"], 1, "empty: not a readable rosbag2 bag (no metadata.yaml, no storage file"),
     (["evaluate", "/nonexistent"], 1, "/nonexistent: no such bag"),
     (["evaluate", "/nonexistent", "--params", "{bad}/typo.yaml"], 1, "did you mean pick_lead?"),
+    (["evaluate", "/nonexistent", "--set", "classifier.max_area_fraction=2"], 1,  # the override's, not the file's
+     "override: classifier: max_area_fraction=2.0 is above the maximum 1.0"),
     (["replay", "/nonexistent"], 1, "/nonexistent: no such bag"),
     (["adapt", "--data", "{bad}/empty", "--out", "{bad}/m.onnx", "--json", "{bad}/m.json"], 2,
      "m.json is the model's sidecar (its classes and input size)"),

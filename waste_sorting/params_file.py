@@ -77,11 +77,12 @@ def node_values(params_file: Path, node: str, specs: Sequence[Param],
     for name in overrides or {}:
         if name not in table:
             raise unknown_name("override", node, name, list(table))
-    for section in [*_sections(data, node), overrides or {}]:
+    sources = [(section, f"{params_file}: {node}") for section in _sections(data, node)]
+    for section, where in [*sources, (overrides or {}, f"override: {node}")]:
         for name, value in section.items():
             if name not in table:
                 continue  # another node's (wildcard) or ROS's own; check_file refuses the misspelt
-            values[name] = _checked(table[name], value, f"{params_file}: {node}")
+            values[name] = _checked(table[name], value, where)
     return values
 
 
