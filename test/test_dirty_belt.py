@@ -160,3 +160,62 @@ def test_calibrate_belt_live_learns_and_checks_on_two_captures_over_dds(wet_line
     assert done.stdout.count("from /camera/image_raw for 2 s") == 2  # learn, then check
     assert "darker than shade_min 0.45 allows" in done.stdout and ", 0 item blobs" in done.stdout, done.stdout
     assert model.is_file()
+
+
+def _phone_clip(bag, frames: int, box: bool, speed_px: int = 8, seed: int = 7) -> None:
+    """A phone-class clip of a dirty running belt, 640x360 at 30 fps: stains and dust riding it, light falloff,
+    a blue cast over the left third, auto-exposure settling in the first second, motion blur, noise, JPEG.
+    With ``box``, a pizza box crosses the view with a wet stain darker than shade_min allows riding behind it."""
+    import cv2
+    import numpy as np
+
+    from waste_sorting.bags import messages
+    from waste_sorting.bags.io import BagWriter
+    from waste_sorting.simulation.dirt import DirtyBelt, degrade, exposure, light_field, soil
+
+    dirt, rng = DirtyBelt(), np.random.default_rng(seed)
+    w, h = 640, 360
+    length = w + frames * speed_px
+    texture = cv2.GaussianBlur(np.clip(rng.normal(55, 7, (h, length, 3)), 0, 255).astype(np.uint8), (5, 5), 0)
+    belt = soil(texture, 0.0016, dirt, rng)
+    light = light_field(w, h, dirt)
+    bw, bh, top = 212, 206, 77
+    pizza = np.empty((bh, bw, 3), np.uint8)
+    pizza[:] = (95, 140, 180)
+    cv2.rectangle(pizza, (4, 4), (bw - 5, bh - 5), (70, 110, 150), 3)
+    cv2.circle(pizza, (bw // 2, bh // 2), 60, (40, 40, 170), -1)
+    cv2.putText(pizza, "PIZZA", (bw // 2 - 70, bh // 2 + 15), cv2.FONT_HERSHEY_SIMPLEX, 1.5, (240, 240, 240), 4)
+    start = -bw - 10  # the box's left side in the view at frame 0: it enters from the left
+    if box:  # a wet stain 25 px behind the box, at 0.3 of the belt's brightness: passed as not an item
+        wet = np.zeros(belt.shape[:2], np.float32)
+        cv2.ellipse(wet, (length - w + start - 45, top + 140), (20, 15), 0, 0, 360, 1.0, -1)
+        belt = np.clip(belt * (1 - 0.7 * cv2.GaussianBlur(wet, (0, 0), 2))[..., None], 0, 255).astype(np.uint8)
+    with BagWriter(bag) as writer:
+        for f in range(frames):
+            off = f * speed_px
+            frame = belt[:, length - w - off: length - off].copy()
+            x = start + off
+            if box and -bw < x < w:
+                frame[top: top + bh, max(x, 0): min(x + bw, w)] = pizza[:, max(-x, 0): min(w - x, bw)]
+            t = f / 30
+            img = cv2.blur(frame.astype(np.float32), (5, 1)) * light * exposure(t, dirt, seed)
+            img = np.clip(img + rng.normal(0, dirt.noise_sigma, img.shape), 0, 255).astype(np.uint8)
+            writer.write_typed("/camera/image_raw", messages.image(degrade(img, dirt), 1.0 + t), int((1.0 + t) * 1e9))
+
+
+def test_phone_clips_of_a_dirty_belt_empty_and_with_a_pizza_box(tmp_path):
+    """The clips a sorter is judged on in its first minute, uncalibrated: the empty belt decides and fires
+    nothing; a pizza box crossing it is picked, and at most one more blob is decided (the dark wet stain behind
+    it, passed as not an item), never fired at."""
+    empty, clip, report = tmp_path / "empty", tmp_path / "box", tmp_path / "r.json"
+    _phone_clip(empty, 160, box=False)
+    assert main(["evaluate", str(empty), "--json", str(report)]) == 0
+    r = json.loads(report.read_text())
+    assert r["items_decided"] == 0 and r["picks_fired"] == 0, r["decisions"]
+    _phone_clip(clip, 246, box=True)
+    assert main(["evaluate", str(clip), "--json", str(report)]) == 0
+    r = json.loads(report.read_text())
+    assert r["items_decided"] <= 2 and r["picks_fired"] == 1, r["decisions"]
+    assert set(r["decisions"]) <= {"REQUESTED/NONE", "PASSED/NOT_AN_ITEM"}, r["decisions"]
+    (pick,) = r["picks"]
+    assert r["fired"] == [{"item_id": pick["item_id"], "ejector": pick["ejector"], "outcome": "SORTED"}]
