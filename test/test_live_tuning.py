@@ -62,15 +62,21 @@ def test_parameter_change_takes_effect_on_the_next_item(repo, tmp_path):
         def after() -> list:
             return [d for d in decided if int(d["item_id"]) > cutoff]
 
+        def classified() -> int:
+            return sum(int(d["reason"]) != MissReason.UNCLASSIFIED for d in after())
+
         deadline = time.time() + 60
-        while time.time() < deadline and len(after()) < 3:
+        while time.time() < deadline and classified() < 3:
             rclpy.spin_once(node, timeout_sec=0.1)
-        assert len(after()) >= 3
-        # A floor of 1 closes a bin: every one goes to residue (trash has no bin anyway), however sure.
+        assert classified() >= 3, after()
+        # A floor of 1 closes a bin: every one goes to residue (trash has no bin anyway), however sure. (On a
+        # loaded host the classifier may skip an item's every frame in the band: MISSED/UNCLASSIFIED, not picked
+        # either, and no verdict on the floor.)
         judged = [(int(d["item_id"]), ItemStatus(int(d["status"])).name, MissReason(int(d["reason"])).name,
                    float(d["confidence"])) for d in after()]
-        assert all(status == "PASSED" and reason in ("BIN_CLOSED", "NO_BIN") for _, status, reason, _ in judged), \
-            judged
+        assert all(status == "PASSED" and reason in ("BIN_CLOSED", "NO_BIN")
+                   for _, status, reason, _ in judged if reason != "UNCLASSIFIED"), judged
+        assert not any(status == "REQUESTED" for _, status, _, _ in judged), judged
         assert any(reason == "BIN_CLOSED" for _, _, reason, _ in judged), judged
         # The technician's view: the status tool shows the counters the nodes publish (totals since start).
         status = subprocess.Popen([sys.executable, "-m", "waste_sorting.cli", "status", "--once", "8"],

@@ -371,3 +371,25 @@ def test_on_a_calibrated_wet_line_a_stain_an_item_touches_does_not_stretch_it():
 
     assert lengths(None) == [pytest.approx(120 + 2 * 50 - 20, abs=25)]  # uncalibrated: the stain joins the box
     assert lengths(0.2) == [pytest.approx(120, abs=4)]                   # a wet line's model: the box alone
+
+
+def test_a_dark_wet_stain_on_a_dim_belt_is_belt_like_in_every_sighting():
+    """On a dim belt a wet stain is a few grey levels above black: colour noise there is a large share of each
+    pixel's colour, so pixel by pixel it looks like another colour as often as like a shade. Its mean colour is
+    a darker shade of the belt's own: it is reported belt-like (passed as not an item, never fired at) in every
+    sighting, not as an item in some of them. A dark patch of another colour stays an item."""
+    belt = np.empty((360, 640, 3), np.float32)
+    belt[:] = (40, 36, 32)
+    stain = np.zeros((360, 640), bool)
+    cv2.ellipse(stain.view(np.uint8), (320, 180), (30, 22), 0, 0, 360, 1, -1)
+    checker = (np.indices((360, 640)).sum(axis=0) % 2 * 2 - 1)[..., None]  # +1 / -1, pixel by pixel
+    noise = checker * np.array([5.0, -5.0, 0.0], np.float32)                 # the colour noise of a dark pixel
+    frame = belt.copy()
+    frame[stain] = belt[stain] * 0.3 + noise[stain]                          # a wet stain, mean 0.3 of the belt
+    cv2.rectangle(frame, (100, 150), (160, 210), (6, 6, 22), -1)              # a dark red lid: another colour
+    seg = BeltSegmenter(SegmentationConfig(downscale=1, settle_frames=0))
+    seg.segment(belt.astype(np.uint8))
+    blobs = sorted(seg.segment(np.clip(frame, 0, 255).astype(np.uint8)), key=lambda b: b.cx)
+    assert [round(b.cx / 10) * 10 for b in blobs] == [130, 320]
+    lid, wet = blobs
+    assert wet.solid < SegmentationConfig().item_share <= lid.solid

@@ -256,10 +256,16 @@ class BeltSegmenter:
             mask[stain[labels]] = 0
         # A region nearly all of the belt's own colour, darker than shade_min allows but not near black, is a
         # wetter stain as likely as a dark grey item: reported belt-like (passed, never fired at), not dropped.
+        # So is one whose mean colour is such a shade: a dark pixel's colour is a few grey levels above black,
+        # and noise flips the test per pixel from one sighting to the next, where the region's mean holds.
         dark = own & (alpha >= DARKEST_STAIN) & (alpha < self.shade_min)
         like_n = np.bincount(region, weights=~(shade | dark), minlength=n)
         like = (like_n / np.maximum(high_n, 1)).astype(np.float32)
-        self._regions = (labels, np.where(like < cfg.stain_share, like, share))
+        mean_alpha, mean_chroma = _shade(_means(region, small[ys, xs], n), _means(region, expected[ys, xs], n))
+        dark_mean = (mean_alpha >= DARKEST_STAIN) & (mean_alpha < self.shade_min) & (mean_chroma <= cfg.shade_chroma)
+        solid = np.where(like < cfg.stain_share, like, share)
+        solid = np.where(dark_mean & (high_n > 0), np.minimum(like, cfg.stain_share), solid)
+        self._regions = (labels, solid.astype(np.float32))
         return mask
 
     def _cut_stains(self, mask: np.ndarray, small: np.ndarray, expected: np.ndarray) -> np.ndarray:
@@ -511,6 +517,13 @@ def _solidity(contour: np.ndarray) -> float:
     """Area over convex hull area: 1 for a convex shape (1 too for a degenerate one, never a split)."""
     hull = cv2.contourArea(cv2.convexHull(contour))
     return cv2.contourArea(contour) / hull if hull > 0 else 1.0
+
+
+def _means(region: np.ndarray, colours: np.ndarray, n: int) -> np.ndarray:
+    """n x 3: the mean colour of each region's sampled pixels (zero where it has none)."""
+    count = np.maximum(np.bincount(region, minlength=n), 1)
+    sums = np.stack([np.bincount(region, weights=colours[:, c], minlength=n) for c in range(3)], axis=1)
+    return sums / count[:, None]
 
 
 def _shade(px: np.ndarray, belt: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
