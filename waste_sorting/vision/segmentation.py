@@ -261,10 +261,18 @@ class BeltSegmenter:
         dark = own & (alpha >= DARKEST_STAIN) & (alpha < self.shade_min)
         like_n = np.bincount(region, weights=~(shade | dark), minlength=n)
         like = (like_n / np.maximum(high_n, 1)).astype(np.float32)
-        mean_alpha, mean_chroma = _shade(_means(region, small[ys, xs], n), _means(region, expected[ys, xs], n))
-        dark_mean = (mean_alpha >= DARKEST_STAIN) & (mean_alpha < self.shade_min) & (mean_chroma <= cfg.shade_chroma)
         solid = np.where(like < cfg.stain_share, like, share)
-        solid = np.where(dark_mean & (high_n > 0), np.minimum(like, cfg.stain_share), solid)
+        darker_n = np.bincount(region, weights=alpha < self.shade_min, minlength=n)
+        maybe = (like >= cfg.stain_share) & ~stain & (2 * darker_n > high_n)  # mostly darker than any shade
+        maybe[0] = False
+        if maybe.any():
+            pick = maybe[region]
+            at = region[pick]
+            mean_alpha, mean_chroma = _shade(_means(at, small[ys[pick], xs[pick]], n),
+                                             _means(at, expected[ys[pick], xs[pick]], n))
+            dark_mean = maybe & (mean_alpha >= DARKEST_STAIN) & (mean_alpha < self.shade_min) & \
+                (mean_chroma <= cfg.shade_chroma)
+            solid = np.where(dark_mean, np.minimum(like, cfg.stain_share), solid)
         self._regions = (labels, solid.astype(np.float32))
         return mask
 
