@@ -243,7 +243,7 @@ class BeltSegmenter:
         high = dist[ys, xs] > thr[ys, xs]
         xs, ys = xs[high], ys[high]
         alpha, chroma = _shade(small[ys, xs], expected[ys, xs])
-        own = (alpha < 1.0) & (chroma <= cfg.shade_chroma)  # darker, of the belt's own colour
+        own = self._own_colour(alpha, chroma)
         shade = own & (alpha >= self.shade_min)
         n, labels = cv2.connectedComponents(mask, connectivity=8)
         region = labels[ys, xs]
@@ -258,7 +258,7 @@ class BeltSegmenter:
         # wetter stain as likely as a dark grey item: reported belt-like (passed, never fired at), not dropped.
         # So is one whose mean colour is such a shade: a dark pixel's colour is a few grey levels above black,
         # and noise flips the test per pixel from one sighting to the next, where the region's mean holds.
-        dark = own & (alpha >= DARKEST_STAIN) & (alpha < self.shade_min)
+        dark = self._dark_shade(alpha, chroma)
         like_n = np.bincount(region, weights=~(shade | dark), minlength=n)
         like = (like_n / np.maximum(high_n, 1)).astype(np.float32)
         solid = np.where(like < cfg.stain_share, like, share)
@@ -270,11 +270,19 @@ class BeltSegmenter:
             at = region[pick]
             mean_alpha, mean_chroma = _shade(_means(at, small[ys[pick], xs[pick]], n),
                                              _means(at, expected[ys[pick], xs[pick]], n))
-            dark_mean = maybe & (mean_alpha >= DARKEST_STAIN) & (mean_alpha < self.shade_min) & \
-                (mean_chroma <= cfg.shade_chroma)
+            dark_mean = maybe & self._dark_shade(mean_alpha, mean_chroma)
             solid = np.where(dark_mean, np.minimum(like, cfg.stain_share), solid)
         self._regions = (labels, solid.astype(np.float32))
         return mask
+
+    def _own_colour(self, alpha: np.ndarray, chroma: np.ndarray) -> np.ndarray:
+        """Darker than the belt and of its own colour: a shade, if not too dark."""
+        return (alpha < 1.0) & (chroma <= self.cfg.shade_chroma)
+
+    def _dark_shade(self, alpha: np.ndarray, chroma: np.ndarray) -> np.ndarray:
+        """Of the belt's own colour, darker than shade_min allows but not near black: a wetter stain as likely as
+        a dark grey item."""
+        return self._own_colour(alpha, chroma) & (alpha >= DARKEST_STAIN) & (alpha < self.shade_min)
 
     def _cut_stains(self, mask: np.ndarray, small: np.ndarray, expected: np.ndarray) -> np.ndarray:
         """The mask without the stains that reach an item's outline, on a line whose belt model saw stains darker
@@ -288,7 +296,7 @@ class BeltSegmenter:
             return mask
         xs, ys = pts.reshape(-1, 2).T
         alpha, chroma = _shade(small[ys, xs], expected[ys, xs])
-        shade = (alpha < 1.0) & (alpha >= self.shade_min) & (chroma <= self.cfg.shade_chroma)
+        shade = self._own_colour(alpha, chroma) & (alpha >= self.shade_min)
         if not shade.any():
             return mask
         shades = np.zeros_like(mask)
@@ -420,7 +428,7 @@ class BeltSegmenter:
             return np.zeros(0, np.float32)
         xs, ys = pts.reshape(-1, 2)[::step].T
         alpha, chroma = _shade(small[ys, xs], expected[ys, xs])
-        return alpha[(alpha < 1.0) & (chroma <= self.cfg.shade_chroma)]
+        return alpha[self._own_colour(alpha, chroma)]
 
     def model(self, frame_size: tuple[int, int]) -> BeltModel | None:
         """The learnt belt, to save (None before it settled)."""
